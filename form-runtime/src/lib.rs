@@ -1,0 +1,19 @@
+//! The meaning of a Formwork schema pack, with no network and no database.
+//!
+//! A pack ([`pack`]) holds forms ([`form`]) validated with Chinese formats ([`formats`]),
+//! workflows ([`workflow`]), lists ([`list`]) and roles ([`roles`]) with data scopes
+//! ([`scope`]). Lists and scopes compile to SQL text for a named dialect ([`sql`]); running
+//! it is the server's business.
+
+pub mod error;
+pub mod form;
+pub mod formats;
+pub mod key;
+pub mod list;
+pub mod pack;
+pub mod roles;
+pub mod scope;
+pub mod sql;
+pub mod workflow;
+
+pub use error::{Error, FieldError, PackError};

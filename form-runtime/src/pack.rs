@@ -1,0 +1,441 @@
+//! Schema packs: a directory of definitions that together make an agency's application.
+//!
+//! ```text
+//! pack.toml            id, name, version, description
+//! forms/<key>.json     JSON Schema + x- keywords; `x-workflow` names the workflow
+//! workflows/<key>.json states and transitions
+//! lists/<key>.json     list views
+//! roles.toml           roles, data scopes, grants
+//! ```
+//!
+//! [`Pack::load`] checks everything and reports *every* problem at once, each with the file,
+//! the JSON pointer and the reason; a pack that loads is consistent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::PackError;
+use crate::form::CompiledForm;
+use crate::key::{is_code, is_key};
+use crate::list::{CompiledList, ListDef};
+use crate::roles::{RoleDef, RolesFile, FORM_ACTIONS};
+use crate::workflow::{Workflow, WorkflowDef};
+
+/// `pack.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Pack id (`red-cross`): lowercase letters, digits, `-` and `_`.
+    pub id: String,
+    /// Display name (`上海市红十字会`).
+    pub name: String,
+    /// Version of the pack, e.g. `0.1.0`; installing a different version upgrades.
+    pub version: String,
+    /// One paragraph on what the pack is for.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The files of a pack, by path relative to the pack directory (`forms/fire_relief.json`).
+#[derive(Debug, Clone, Default)]
+pub struct PackFiles(pub BTreeMap<String, Vec<u8>>);
+
+impl PackFiles {
+    /// Reads every file under `dir`.
+    pub fn from_dir(dir: &Path) -> std::io::Result<PackFiles> {
+        let mut files = BTreeMap::new();
+        read_dir(dir, dir, &mut files)?;
+        Ok(PackFiles(files))
+    }
+}
+
+fn read_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            read_dir(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.insert(rel, std::fs::read(&path)?);
+        }
+    }
+    Ok(())
+}
+
+/// A form as a pack defines it: schema plus the key of its workflow.
+#[derive(Debug, Clone)]
+pub struct FormSource {
+    /// The JSON Schema with its `x-` keywords.
+    pub schema: Value,
+    /// Key of the workflow (`x-workflow`).
+    pub workflow: String,
+}
+
+/// A pack that passed every check.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    /// `pack.toml`.
+    pub manifest: Manifest,
+    /// Forms by key.
+    pub forms: BTreeMap<String, FormSource>,
+    /// Workflows by key.
+    pub workflows: BTreeMap<String, WorkflowDef>,
+    /// Lists by key.
+    pub lists: BTreeMap<String, ListDef>,
+    /// Roles by key.
+    pub roles: BTreeMap<String, RoleDef>,
+}
+
+/// One Casbin policy line a pack grants: role may do `action` on `object` (a form key or `*`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Policy {
+    /// Role key.
+    pub role: String,
+    /// Form key or `*`.
+    pub object: String,
+    /// Action key or `*`.
+    pub action: String,
+}
+
+impl Pack {
+    /// Reads and checks a pack directory.
+    pub fn load_dir(dir: &Path) -> Result<Pack, Vec<PackError>> {
+        let files = PackFiles::from_dir(dir).map_err(|e| {
+            vec![PackError::new(
+                dir.display().to_string(),
+                "",
+                format!("cannot read the pack: {e}"),
+            )]
+        })?;
+        Pack::load(&files)
+    }
+
+    /// Checks a pack's files and returns the pack, or every problem found.
+    pub fn load(files: &PackFiles) -> Result<Pack, Vec<PackError>> {
+        let mut errs = Vec::new();
+        let manifest: Option<Manifest> = match files.0.get("pack.toml") {
+            None => {
+                errs.push(PackError::new(
+                    "pack.toml",
+                    "",
+                    "missing: every pack needs a pack.toml",
+                ));
+                None
+            }
+            Some(b) => parse_toml("pack.toml", b, &mut errs),
+        };
+        if let Some(m) = &manifest {
+            if !is_code(&m.id) {
+                errs.push(PackError::new(
+                    "pack.toml",
+                    "/id",
+                    format!("`{}` is not a valid pack id (a-z, 0-9, -, _)", m.id),
+                ));
+            }
+        }
+        let roles: BTreeMap<String, RoleDef> = match files.0.get("roles.toml") {
+            None => {
+                errs.push(PackError::new(
+                    "roles.toml",
+                    "",
+                    "missing: every pack needs a roles.toml",
+                ));
+                BTreeMap::new()
+            }
+            Some(b) => parse_toml::<RolesFile>("roles.toml", b, &mut errs)
+                .map(|r| r.roles)
+                .unwrap_or_default(),
+        };
+        let role_keys: BTreeSet<String> = roles.keys().cloned().collect();
+
+        let mut forms = BTreeMap::new();
+        let mut form_fields = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "forms/", ".json", &mut errs) {
+            let Some(schema) = parse_json::<Value>(&file, bytes, &mut errs) else {
+                continue;
+            };
+            match CompiledForm::fields_of(&schema, &file) {
+                Ok(fields) => {
+                    form_fields.insert(key.clone(), fields);
+                }
+                Err(e) => errs.extend(e),
+            }
+            match schema.get("x-workflow").and_then(Value::as_str) {
+                Some(wf) => {
+                    forms.insert(
+                        key,
+                        (
+                            file,
+                            FormSource {
+                                workflow: wf.to_string(),
+                                schema,
+                            },
+                        ),
+                    );
+                }
+                None => errs.push(PackError::new(
+                    &file,
+                    "/x-workflow",
+                    "a form must name its workflow in \"x-workflow\"",
+                )),
+            }
+        }
+
+        let mut workflows = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "workflows/", ".json", &mut errs) {
+            let Some(def) = parse_json::<WorkflowDef>(&file, bytes, &mut errs) else {
+                continue;
+            };
+            // Fields a workflow may name are those of every form that uses it.
+            let users: Vec<&String> = forms
+                .iter()
+                .filter(|(_, (_, f))| f.workflow == key)
+                .map(|(k, _)| k)
+                .collect();
+            let fields: BTreeSet<String> = users
+                .iter()
+                .filter_map(|k| form_fields.get(*k))
+                .flat_map(|f| f.keys().cloned())
+                .collect();
+            match Workflow::check(&key, def, &file, &role_keys, &fields) {
+                Ok(wf) => {
+                    workflows.insert(key, Arc::new(wf));
+                }
+                Err(e) => errs.extend(e),
+            }
+        }
+
+        for (key, (file, form)) in &forms {
+            match workflows.get(&form.workflow) {
+                Some(wf) => {
+                    if let Err(e) =
+                        CompiledForm::compile(key, form.schema.clone(), wf.clone(), file)
+                    {
+                        errs.extend(e);
+                    }
+                }
+                None if files
+                    .0
+                    .contains_key(&format!("workflows/{}.json", form.workflow)) => {} // reported already
+                None => errs.push(PackError::new(
+                    file,
+                    "/x-workflow",
+                    format!("workflow `{}` is not defined in workflows/", form.workflow),
+                )),
+            }
+        }
+
+        let mut lists = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "lists/", ".json", &mut errs) {
+            let Some(def) = parse_json::<ListDef>(&file, bytes, &mut errs) else {
+                continue;
+            };
+            match form_fields.get(&def.form) {
+                None => errs.push(PackError::new(
+                    &file,
+                    "/form",
+                    format!("form `{}` is not defined in forms/", def.form),
+                )),
+                Some(fields) => match CompiledList::check(&key, def, fields, &file) {
+                    Ok(l) => {
+                        lists.insert(key, l.def);
+                    }
+                    Err(e) => errs.extend(e),
+                },
+            }
+        }
+
+        for (rk, role) in &roles {
+            if !is_key(rk) {
+                errs.push(PackError::new(
+                    "roles.toml",
+                    format!("/roles/{rk}"),
+                    format!("role key `{rk}` must be snake_case"),
+                ));
+            }
+            for (form, actions) in &role.grants {
+                let ptr = format!("/roles/{rk}/grants/{form}");
+                if form != "*" && !forms.contains_key(form) {
+                    errs.push(PackError::new(
+                        "roles.toml",
+                        &ptr,
+                        format!("form `{form}` is not defined in forms/"),
+                    ));
+                }
+                for (i, a) in actions.iter().enumerate() {
+                    if a != "*" && !FORM_ACTIONS.contains(&a.as_str()) {
+                        errs.push(PackError::new(
+                            "roles.toml",
+                            format!("{ptr}/{i}"),
+                            format!("unknown action `{a}`; one of {FORM_ACTIONS:?} or *"),
+                        ));
+                    }
+                }
+            }
+        }
+
+        for (path, _) in files.0.iter() {
+            let known = ["pack.toml", "roles.toml", "README.md"].contains(&path.as_str())
+                || ["forms/", "workflows/", "lists/"]
+                    .iter()
+                    .any(|d| path.starts_with(d))
+                || path.starts_with("examples/");
+            if !known {
+                errs.push(PackError::new(
+                    path,
+                    "",
+                    "unexpected file: not part of the pack format",
+                ));
+            }
+        }
+
+        match manifest {
+            Some(manifest) if errs.is_empty() => Ok(Pack {
+                manifest,
+                forms: forms.into_iter().map(|(k, (_, f))| (k, f)).collect(),
+                workflows: workflows
+                    .into_iter()
+                    .map(|(k, w)| (k, w.def.clone()))
+                    .collect(),
+                lists,
+                roles,
+            }),
+            _ => Err(errs),
+        }
+    }
+
+    /// The Casbin policies this pack grants: `roles.toml` grants plus every transition's roles
+    /// on every form that uses the workflow.
+    pub fn policies(&self) -> Vec<Policy> {
+        let mut out = BTreeSet::new();
+        for (role, def) in &self.roles {
+            for (form, actions) in &def.grants {
+                for a in actions {
+                    out.insert(Policy {
+                        role: role.clone(),
+                        object: form.clone(),
+                        action: a.clone(),
+                    });
+                }
+            }
+        }
+        for (form, src) in &self.forms {
+            for t in self
+                .workflows
+                .get(&src.workflow)
+                .map(|w| w.transitions.as_slice())
+                .unwrap_or_default()
+            {
+                for role in &t.roles {
+                    out.insert(Policy {
+                        role: role.clone(),
+                        object: form.clone(),
+                        action: t.action.clone(),
+                    });
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// Files under `dir` with `ext`, as (key, path, bytes); a stem that is not a key is an error.
+fn entries<'a>(
+    files: &'a PackFiles,
+    dir: &str,
+    ext: &str,
+    errs: &mut Vec<PackError>,
+) -> Vec<(String, String, &'a [u8])> {
+    let mut out = Vec::new();
+    for (path, bytes) in files.0.range(dir.to_string()..) {
+        let Some(name) = path.strip_prefix(dir) else {
+            break;
+        };
+        match name.strip_suffix(ext) {
+            Some(stem) if is_key(stem) => {
+                out.push((stem.to_string(), path.clone(), bytes.as_slice()))
+            }
+            Some(stem) => errs.push(PackError::new(
+                path,
+                "",
+                format!("file name `{stem}` must be a snake_case key (a-z, 0-9, _)"),
+            )),
+            None => errs.push(PackError::new(path, "", format!("expected a {ext} file"))),
+        }
+    }
+    out
+}
+
+fn parse_json<T: DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    errs: &mut Vec<PackError>,
+) -> Option<T> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize(de) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let pointer = pointer_of(e.path());
+            let inner = e.into_inner();
+            let reason = if inner.is_syntax() || inner.is_eof() {
+                format!("not valid JSON: {inner}")
+            } else {
+                inner.to_string()
+            };
+            errs.push(PackError::new(file, pointer, reason));
+            None
+        }
+    }
+}
+
+fn parse_toml<T: DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    errs: &mut Vec<PackError>,
+) -> Option<T> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            errs.push(PackError::new(file, "", format!("not UTF-8 text: {e}")));
+            return None;
+        }
+    };
+    let de = toml::Deserializer::new(text);
+    match serde_path_to_error::deserialize(de) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let pointer = pointer_of(e.path());
+            errs.push(PackError::new(
+                file,
+                pointer,
+                e.into_inner().message().to_string(),
+            ));
+            None
+        }
+    }
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } => out.push_str(&format!("/{}", crate::form::escape(key))),
+            Segment::Enum { variant } => {
+                out.push_str(&format!("/{}", crate::form::escape(variant)))
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,446 @@
+//! Workflows: the state machine that moves a record from draft to its end.
+//!
+//! `plan()` is the only way a state changes: it checks the current state, the actor's roles and
+//! the transition's required input, and answers with a [`TransitionPlan`] the store applies.
+//! One workflow may serve many forms (the six relief projects share one).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, FieldError, PackError, Result};
+use crate::key::is_key;
+
+/// A workflow file (`workflows/<key>.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowDef {
+    /// Human-readable name, e.g. `救助审批流程`.
+    pub label: String,
+    /// Key of the state every new record starts in.
+    pub initial: String,
+    /// The states, in display order.
+    pub states: Vec<StateDef>,
+    /// The transitions between states.
+    pub transitions: Vec<TransitionDef>,
+}
+
+/// One state of a workflow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateDef {
+    /// Key of the state (`submitted`), stored in the record's `state` column.
+    pub key: String,
+    /// Label shown to users (`待区红会审核`).
+    pub label: String,
+    /// Who may edit the record's data while it is in this state; absent means nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit: Option<EditRule>,
+    /// Whether the record's data must be complete (all `required` fields present) in this
+    /// state. The initial draft state is the usual exception; default `true`.
+    #[serde(default = "yes")]
+    pub complete: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Who may edit data in a state, and which fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditRule {
+    /// Roles that may edit.
+    pub roles: Vec<String>,
+    /// Fields they may change; absent means every field of the form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+}
+
+/// A transition: `action` moves a record from one of `from` to `to`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionDef {
+    /// Key of the action (`approve`); the same key may leave several states.
+    pub action: String,
+    /// Button label (`区审通过`).
+    pub label: String,
+    /// State or states the transition leaves.
+    pub from: OneOrMany,
+    /// State the record enters.
+    pub to: String,
+    /// Roles that may fire it.
+    pub roles: Vec<String>,
+    /// Whether a non-empty comment (the reason) is required.
+    #[serde(default)]
+    pub comment_required: bool,
+    /// Fields the actor may set together with this transition (e.g. `approved_amount`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// A single state key or a list of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One state.
+    One(String),
+    /// Several states.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The state keys, whichever way they were written.
+    pub fn keys(&self) -> &[String] {
+        match self {
+            OneOrMany::One(s) => std::slice::from_ref(s),
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// What firing a transition will do, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransitionPlan {
+    /// The action fired.
+    pub action: String,
+    /// State before.
+    pub from: String,
+    /// State after.
+    pub to: String,
+    /// The trimmed comment, if one was given.
+    pub comment: Option<String>,
+}
+
+/// A checked workflow.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// The workflow's key.
+    pub key: String,
+    /// Its definition.
+    pub def: WorkflowDef,
+}
+
+impl Workflow {
+    /// Checks a definition against the roles of its pack and the fields of the forms that use
+    /// it. Every problem is reported with a pointer into `file`.
+    pub fn check(
+        key: &str,
+        def: WorkflowDef,
+        file: &str,
+        roles: &BTreeSet<String>,
+        fields: &BTreeSet<String>,
+    ) -> std::result::Result<Workflow, Vec<PackError>> {
+        let mut errs = Vec::new();
+        let mut err = |p: String, r: String| errs.push(PackError::new(file, p, r));
+        let mut states = BTreeSet::new();
+        for (i, s) in def.states.iter().enumerate() {
+            if !is_key(&s.key) {
+                err(
+                    format!("/states/{i}/key"),
+                    format!("`{}` is not a valid key (a-z, 0-9, _)", s.key),
+                );
+            }
+            if !states.insert(s.key.as_str()) {
+                err(
+                    format!("/states/{i}/key"),
+                    format!("state `{}` is defined twice", s.key),
+                );
+            }
+            if let Some(edit) = &s.edit {
+                check_roles(
+                    &edit.roles,
+                    roles,
+                    &format!("/states/{i}/edit/roles"),
+                    &mut err,
+                );
+                for (j, f) in edit.fields.iter().flatten().enumerate() {
+                    if !fields.contains(f) {
+                        err(
+                            format!("/states/{i}/edit/fields/{j}"),
+                            format!("unknown field `{f}`"),
+                        );
+                    }
+                }
+            }
+        }
+        if !states.contains(def.initial.as_str()) {
+            err(
+                "/initial".into(),
+                format!("initial state `{}` is not among the states", def.initial),
+            );
+        }
+        let mut seen = BTreeMap::new();
+        for (i, t) in def.transitions.iter().enumerate() {
+            if !is_key(&t.action) {
+                err(
+                    format!("/transitions/{i}/action"),
+                    format!("`{}` is not a valid key", t.action),
+                );
+            }
+            for (j, f) in t.from.keys().iter().enumerate() {
+                let ptr = match t.from {
+                    OneOrMany::One(_) => format!("/transitions/{i}/from"),
+                    OneOrMany::Many(_) => format!("/transitions/{i}/from/{j}"),
+                };
+                if !states.contains(f.as_str()) {
+                    err(ptr, format!("\"from\" names unknown state `{f}`"));
+                } else if let Some(first) = seen.insert((f.clone(), t.action.clone()), i) {
+                    err(
+                        ptr,
+                        format!(
+                            "action `{}` already leaves state `{f}` in transition {first}",
+                            t.action
+                        ),
+                    );
+                }
+            }
+            if !states.contains(t.to.as_str()) {
+                err(
+                    format!("/transitions/{i}/to"),
+                    format!("\"to\" names unknown state `{}`", t.to),
+                );
+            }
+            if t.roles.is_empty() {
+                err(
+                    format!("/transitions/{i}/roles"),
+                    "a transition needs at least one role".into(),
+                );
+            }
+            check_roles(
+                &t.roles,
+                roles,
+                &format!("/transitions/{i}/roles"),
+                &mut err,
+            );
+            for (j, f) in t.fields.iter().enumerate() {
+                if !fields.contains(f) {
+                    err(
+                        format!("/transitions/{i}/fields/{j}"),
+                        format!("unknown field `{f}`"),
+                    );
+                }
+            }
+        }
+        if errs.is_empty() {
+            Ok(Workflow {
+                key: key.to_string(),
+                def,
+            })
+        } else {
+            Err(errs)
+        }
+    }
+
+    /// The state with this key.
+    pub fn state(&self, key: &str) -> Option<&StateDef> {
+        self.def.states.iter().find(|s| s.key == key)
+    }
+
+    /// Label of a state, or its key when the state is unknown.
+    pub fn state_label<'a>(&'a self, key: &'a str) -> &'a str {
+        self.state(key).map_or(key, |s| s.label.as_str())
+    }
+
+    /// Transitions leaving `state` that someone holding `roles` may fire.
+    pub fn available<'a>(&'a self, state: &str, roles: &[String]) -> Vec<&'a TransitionDef> {
+        self.def
+            .transitions
+            .iter()
+            .filter(|t| t.from.keys().iter().any(|f| f == state))
+            .filter(|t| t.roles.iter().any(|r| roles.contains(r)))
+            .collect()
+    }
+
+    /// States in which someone holding `roles` has at least one transition: their inbox.
+    pub fn actionable_states(&self, roles: &[String]) -> BTreeSet<String> {
+        self.def
+            .transitions
+            .iter()
+            .filter(|t| t.roles.iter().any(|r| roles.contains(r)))
+            .flat_map(|t| t.from.keys().iter().cloned())
+            .collect()
+    }
+
+    /// The edit rule that applies to someone holding `roles` in `state`, if any.
+    pub fn edit_rule(&self, state: &str, roles: &[String]) -> Option<&EditRule> {
+        self.state(state)?
+            .edit
+            .as_ref()
+            .filter(|e| e.roles.iter().any(|r| roles.contains(r)))
+    }
+
+    /// Checks that `action` may fire from `state` for someone holding `roles`, with `comment`.
+    pub fn plan(
+        &self,
+        state: &str,
+        action: &str,
+        roles: &[String],
+        comment: Option<&str>,
+    ) -> Result<TransitionPlan> {
+        let transition = self
+            .def
+            .transitions
+            .iter()
+            .find(|t| t.action == action && t.from.keys().iter().any(|f| f == state))
+            .ok_or_else(|| Error::TransitionNotAvailable {
+                state: state.into(),
+                action: action.into(),
+            })?;
+        if !transition.roles.iter().any(|r| roles.contains(r)) {
+            return Err(Error::TransitionForbidden {
+                action: action.into(),
+                roles: transition.roles.clone(),
+            });
+        }
+        let comment = comment
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        if transition.comment_required && comment.is_none() {
+            return Err(Error::Invalid(vec![FieldError::new(
+                "/comment",
+                "required",
+                format!("「{}」需要填写理由", transition.label),
+                format!("`{action}` requires a comment giving the reason"),
+            )]));
+        }
+        Ok(TransitionPlan {
+            action: action.into(),
+            from: state.into(),
+            to: transition.to.clone(),
+            comment,
+        })
+    }
+
+    /// The transition definition behind a plan.
+    pub fn transition(&self, from: &str, action: &str) -> Option<&TransitionDef> {
+        self.def
+            .transitions
+            .iter()
+            .find(|t| t.action == action && t.from.keys().iter().any(|f| f == from))
+    }
+}
+
+fn check_roles(
+    used: &[String],
+    defined: &BTreeSet<String>,
+    ptr: &str,
+    err: &mut impl FnMut(String, String),
+) {
+    for (j, r) in used.iter().enumerate() {
+        if !defined.contains(r) {
+            err(
+                format!("{ptr}/{j}"),
+                format!("role `{r}` is not defined in roles.toml"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn relief() -> Workflow {
+        let def: WorkflowDef = serde_json::from_value(json!({
+            "label": "relief",
+            "initial": "draft",
+            "states": [
+                {"key": "draft", "label": "草稿", "complete": false, "edit": {"roles": ["staff"]}},
+                {"key": "submitted", "label": "待审核"},
+                {"key": "approved", "label": "通过"}
+            ],
+            "transitions": [
+                {"action": "submit", "label": "提交", "from": "draft", "to": "submitted", "roles": ["staff"]},
+                {"action": "approve", "label": "通过", "from": "submitted", "to": "approved", "roles": ["reviewer"]},
+                {"action": "reject", "label": "退回", "from": ["submitted"], "to": "draft", "roles": ["reviewer"], "comment_required": true}
+            ]
+        }))
+        .unwrap();
+        let roles = ["staff", "reviewer"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        Workflow::check(
+            "relief",
+            def,
+            "workflows/relief.json",
+            &roles,
+            &BTreeSet::new(),
+        )
+        .unwrap()
+    }
+
+    fn roles(r: &[&str]) -> Vec<String> {
+        r.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn only_transitions_of_held_roles_are_available() {
+        let wf = relief();
+        let acts: Vec<_> = wf
+            .available("submitted", &roles(&["reviewer"]))
+            .iter()
+            .map(|t| t.action.clone())
+            .collect();
+        assert_eq!(acts, ["approve", "reject"]);
+        assert!(wf.available("submitted", &roles(&["staff"])).is_empty());
+    }
+
+    #[test]
+    fn reject_without_reason_names_the_comment() {
+        let wf = relief();
+        match wf.plan("submitted", "reject", &roles(&["reviewer"]), Some("  ")) {
+            Err(Error::Invalid(f)) => assert_eq!(f[0].pointer, "/comment"),
+            other => panic!("{other:?}"),
+        }
+        let plan = wf
+            .plan(
+                "submitted",
+                "reject",
+                &roles(&["reviewer"]),
+                Some(" 材料不全 "),
+            )
+            .unwrap();
+        assert_eq!(
+            (plan.to.as_str(), plan.comment.as_deref()),
+            ("draft", Some("材料不全"))
+        );
+    }
+
+    #[test]
+    fn action_from_wrong_state_or_without_role_is_refused() {
+        let wf = relief();
+        assert!(matches!(
+            wf.plan("draft", "approve", &roles(&["reviewer"]), None),
+            Err(Error::TransitionNotAvailable { .. })
+        ));
+        assert!(matches!(
+            wf.plan("submitted", "approve", &roles(&["staff"]), None),
+            Err(Error::TransitionForbidden { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_state_and_role_are_reported_with_pointers() {
+        let def: WorkflowDef = serde_json::from_value(json!({
+            "label": "x", "initial": "draft",
+            "states": [{"key": "draft", "label": "d"}],
+            "transitions": [{"action": "go", "label": "go", "from": "draft", "to": "paid", "roles": ["ghost"]}]
+        }))
+        .unwrap();
+        let errs = Workflow::check(
+            "x",
+            def,
+            "workflows/x.json",
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+        )
+        .unwrap_err();
+        let ptrs: Vec<_> = errs.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(ptrs, ["/transitions/0/to", "/transitions/0/roles/0"]);
+        assert!(errs[0].reason.contains("paid"));
+    }
+}
