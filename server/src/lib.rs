@@ -1,1 +1,13 @@
+//! The `formwork` server: HTTP API, store, authorisation, CLI.
+//!
+//! The meaning of packs lives in `form_runtime`; this crate serves and stores it.
 
+pub mod authz;
+pub mod bench;
+pub mod catalog;
+pub mod cli;
+pub mod http;
+pub mod password;
+pub mod seed;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,404 @@
+//! The `formwork` command line: serve, migrate, packs, tenants, users, benchmark.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use form_runtime::pack::Pack;
+
+use crate::startup::{App, Config};
+use crate::store::{audit, packs, tenants, users, Db};
+
+/// Formwork: a multi-tenant low-code form and workflow platform.
+#[derive(Parser)]
+#[command(name = "formwork", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the web server (runs migrations first; seeds demo tenants into an empty database).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Check or install schema packs.
+    #[command(subcommand)]
+    Pack(PackCommand),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage org units of a tenant.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Measure submissions per second and list latency on a fresh temporary database.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Where the database is.
+#[derive(Args, Clone, Debug)]
+pub struct DbArgs {
+    /// PostgreSQL URL (postgres://user@host/db). Without it, an embedded SQLite file in --data-dir is used.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database and files.
+    #[arg(long, env = "FORMWORK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+impl DbArgs {
+    /// The database URL, creating the data directory for SQLite.
+    pub fn url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+        Ok(format!(
+            "sqlite://{}?mode=rwc",
+            self.data_dir.join("formwork.db").display()
+        ))
+    }
+
+    async fn connect(&self) -> anyhow::Result<Db> {
+        let db = Db::connect(&self.url()?, 4).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "FORMWORK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Do not create the demo tenants in an empty database.
+    #[arg(long)]
+    no_demo: bool,
+    /// Password for the demo users (random and printed once when unset).
+    #[arg(long, env = "FORMWORK_DEMO_PASSWORD", hide_env_values = true)]
+    demo_password: Option<String>,
+    /// Session lifetime in hours.
+    #[arg(long, env = "FORMWORK_SESSION_HOURS", default_value_t = 12)]
+    session_hours: i64,
+}
+
+#[derive(Subcommand)]
+enum PackCommand {
+    /// Check a pack directory; prints every problem (file#pointer: reason) and exits 1 if any.
+    Check {
+        /// The pack directory (contains pack.toml).
+        dir: PathBuf,
+    },
+    /// Install or upgrade a pack in a tenant: publishes changed forms as new versions.
+    Install {
+        /// Tenant key.
+        #[arg(long)]
+        tenant: String,
+        /// The pack directory, or the id of a pack shipped with formwork (e.g. red-cross).
+        pack: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with its root org unit and built-in admin role.
+    Create {
+        /// Tenant key (lowercase letters, digits, -, _), used at login.
+        key: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Code of the root org unit.
+        #[arg(long, default_value = "root")]
+        root_unit: String,
+        /// Name of the root org unit (defaults to the tenant's name).
+        #[arg(long)]
+        root_name: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add an org unit under a parent unit.
+    Add {
+        /// Tenant key.
+        #[arg(long)]
+        tenant: String,
+        /// Unit code (lowercase letters, digits, -, _).
+        code: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Code of the parent unit.
+        #[arg(long)]
+        parent: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password comes from FORMWORK_PASSWORD or is generated and printed.
+    Create {
+        /// Tenant key.
+        #[arg(long)]
+        tenant: String,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Code of the user's org unit.
+        #[arg(long)]
+        unit: String,
+        /// Role to grant (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Password (prefer the environment variable over the command line).
+        #[arg(long, env = "FORMWORK_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await?,
+        Command::Migrate(db) => {
+            db.connect().await?;
+            println!("migrations applied");
+        }
+        Command::Pack(PackCommand::Check { dir }) => return Ok(pack_check(&dir)),
+        Command::Pack(PackCommand::Install { tenant, pack, db }) => {
+            let files = if std::path::Path::new(&pack).is_dir() {
+                form_runtime::pack::PackFiles::from_dir(std::path::Path::new(&pack))?
+            } else {
+                crate::seed::builtin_pack(&pack).with_context(|| {
+                    format!(
+                        "{pack} is neither a directory nor a shipped pack ({})",
+                        crate::seed::builtin_pack_ids().join(", ")
+                    )
+                })?
+            };
+            let pack = match Pack::load(&files) {
+                Ok(p) => p,
+                Err(errs) => {
+                    for e in &errs {
+                        eprintln!("{e}");
+                    }
+                    bail!("{} problem(s) in the pack; nothing installed", errs.len());
+                }
+            };
+            let db = db.connect().await?;
+            require_tenant(&db, &tenant).await?;
+            let mut tx = db.begin().await?;
+            let report = packs::install(&mut tx, &tenant, &pack, None).await?;
+            tx.commit().await?;
+            println!(
+                "installed {} {} into {tenant}",
+                pack.manifest.id, pack.manifest.version
+            );
+            for (f, v) in &report.published {
+                println!("  form {f}: published version {v}");
+            }
+            for f in &report.unchanged {
+                println!("  form {f}: unchanged");
+            }
+            println!(
+                "  {} list(s), {} role(s), {} policy line(s)",
+                report.lists.len(),
+                report.roles.len(),
+                report.policies
+            );
+        }
+        Command::Tenant(TenantCommand::Create {
+            key,
+            name,
+            root_unit,
+            root_name,
+            db,
+        }) => {
+            check_code("tenant key", &key)?;
+            check_code("unit code", &root_unit)?;
+            let db = db.connect().await?;
+            if tenants::exists(&db, &key).await? {
+                bail!("tenant {key} already exists");
+            }
+            let mut tx = db.begin().await?;
+            tenants::create(
+                &mut tx,
+                &key,
+                &name,
+                &root_unit,
+                root_name.as_deref().unwrap_or(&name),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("created tenant {key} with root unit {root_unit}");
+        }
+        Command::Org(OrgCommand::Add {
+            tenant,
+            code,
+            name,
+            parent,
+            db,
+        }) => {
+            check_code("unit code", &code)?;
+            let db = db.connect().await?;
+            require_tenant(&db, &tenant).await?;
+            let mut tx = db.begin().await?;
+            let path = tenants::add_unit(&mut tx, &tenant, &code, &name, Some(&parent))
+                .await
+                .with_context(|| format!("parent unit {parent} not found, or {code} exists"))?;
+            audit::append(
+                &mut tx,
+                &tenant,
+                None,
+                "org.add",
+                &code,
+                &serde_json::json!({"name": name, "path": path}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("added {code} at {path}");
+        }
+        Command::User(UserCommand::Create {
+            tenant,
+            username,
+            name,
+            unit,
+            roles,
+            password,
+            db,
+        }) => {
+            let db = db.connect().await?;
+            require_tenant(&db, &tenant).await?;
+            let known = tenants::roles(&db, &tenant).await?;
+            for r in &roles {
+                if !known.contains_key(r) {
+                    bail!(
+                        "role {r} is not defined in tenant {tenant} (known: {})",
+                        known.keys().cloned().collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(crate::password::generate);
+            let hash = crate::password::hash(password.clone()).await?;
+            let mut tx = db.begin().await?;
+            let id = users::create(&mut tx, &tenant, &username, &name, &hash, &unit)
+                .await
+                .with_context(|| format!("unit {unit} not found, or user {username} exists"))?;
+            for r in &roles {
+                users::grant_role(&mut tx, &tenant, &id, r).await?;
+            }
+            audit::append(
+                &mut tx,
+                &tenant,
+                None,
+                "user.create",
+                &username,
+                &serde_json::json!({"roles": roles, "unit": unit}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("created user {username} in {tenant}");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        Command::Bench(a) => crate::bench::run(a).await?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn check_code(what: &str, s: &str) -> anyhow::Result<()> {
+    if !form_runtime::key::is_code(s) {
+        bail!("{what} `{s}` may only hold lowercase letters, digits, - and _");
+    }
+    Ok(())
+}
+
+async fn require_tenant(db: &Db, tenant: &str) -> anyhow::Result<()> {
+    if !tenants::exists(db, tenant).await? {
+        bail!("tenant {tenant} does not exist (create it with `formwork tenant create`)");
+    }
+    Ok(())
+}
+
+fn pack_check(dir: &std::path::Path) -> std::process::ExitCode {
+    match Pack::load_dir(dir) {
+        Ok(p) => {
+            println!(
+                "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} role(s))",
+                p.manifest.id,
+                p.manifest.version,
+                p.forms.len(),
+                p.workflows.len(),
+                p.lists.len(),
+                p.roles.len()
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(errs) => {
+            for e in &errs {
+                println!("{e}");
+            }
+            eprintln!("{} problem(s) found", errs.len());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let url = a.db.url()?;
+    let config = Config {
+        database_url: url.clone(),
+        listen: a.listen,
+        demo: !a.no_demo,
+        demo_password: a.demo_password,
+        session_hours: a.session_hours,
+        max_connections: 16,
+    };
+    let app = App::build(config).await?;
+    println!(
+        "Formwork is listening on http://{}:{}/",
+        a.listen.ip(),
+        app.port()
+    );
+    println!("  database: {}", crate::store::redact(&url));
+    println!(
+        "  API reference: http://{}:{}/api/v1/openapi.json",
+        a.listen.ip(),
+        app.port()
+    );
+    if let Some(demo) = &app.demo {
+        println!(
+            "Demo tenants created. Log in with tenant / username below and password: {}",
+            demo.password
+        );
+        for (t, u, name, roles) in &demo.logins {
+            println!("  {t:<10} {u:<18} {name} ({})", roles.join(", "));
+        }
+    }
+    app.run_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}

@@ -1,0 +1,139 @@
+//! Login, logout and "who am I".
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{token_hash, Actor, Body, SESSION_COOKIE};
+use crate::password;
+use crate::startup::AppState;
+use crate::store::{audit, users};
+
+/// Consecutive failed logins after which an account is locked.
+pub const MAX_FAILED_LOGINS: i64 = 10;
+
+/// Body of `POST /api/v1/auth/login`.
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    tenant: String,
+    username: String,
+    password: String,
+}
+
+fn user_json(a: &Actor) -> Value {
+    json!({
+        "id": a.user.user_id,
+        "username": a.user.username,
+        "display_name": a.user.display_name,
+        "tenant": a.user.tenant,
+        "org_unit": {"code": a.user.unit_id, "name": a.user.unit_name, "path": a.user.org_path},
+        "roles": a.roles,
+    })
+}
+
+/// Handles `POST /api/v1/auth/login`.
+pub async fn login(
+    State(app): State<AppState>,
+    Body(req): Body<LoginRequest>,
+) -> ApiResult<Response> {
+    let invalid = ApiError::Unauthorized;
+    if !form_runtime::key::is_code(&req.tenant) {
+        return Err(invalid);
+    }
+    let Some(row) = users::for_login(&app.db, &req.tenant, &req.username).await? else {
+        // Spend the same time as a real check so timing does not reveal which names exist.
+        let _ = password::verify(req.password.clone(), password::dummy_hash().await).await;
+        return Err(invalid);
+    };
+    if row.locked {
+        return Err(ApiError::Forbidden("账号已锁定，请联系管理员".into()));
+    }
+    if !password::verify(req.password, row.password_hash).await {
+        let mut tx = app.db.begin().await?;
+        let failed = users::count_failed_login(&mut tx, &req.tenant, &row.user_id).await?;
+        if failed >= MAX_FAILED_LOGINS {
+            users::lock(&mut tx, &req.tenant, &row.user_id).await?;
+        }
+        audit::append(
+            &mut tx,
+            &req.tenant,
+            Some(&row.user_id),
+            "auth.login_failed",
+            &req.username,
+            &json!({"failed": failed}),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(invalid);
+    }
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let token = format!("{}.{}", req.tenant, hex::encode(secret));
+    let hash = token_hash(&token);
+    let expires = chrono::Utc::now() + chrono::Duration::hours(app.session_hours);
+    let expires_s = expires.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let mut tx = app.db.begin().await?;
+    users::create_session(&mut tx, &req.tenant, &row.user_id, &hash, &expires_s).await?;
+    audit::append(
+        &mut tx,
+        &req.tenant,
+        Some(&row.user_id),
+        "auth.login",
+        &req.username,
+        &json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+
+    let user = users::session_user(&app.db, &req.tenant, &hash)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let roles = app.authz.roles(&user.user_id, &req.tenant).await;
+    let actor = Actor {
+        user,
+        roles,
+        token_hash: hash,
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        app.session_hours * 3600
+    );
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    Ok((
+        headers,
+        Json(json!({"token": token, "expires_at": expires_s, "user": user_json(&actor)})),
+    )
+        .into_response())
+}
+
+/// Handles `POST /api/v1/auth/logout`.
+pub async fn logout(State(app): State<AppState>, actor: Actor) -> ApiResult<Response> {
+    let mut tx = app.db.begin().await?;
+    users::delete_session(&mut tx, actor.tenant(), &actor.token_hash).await?;
+    audit::append(
+        &mut tx,
+        actor.tenant(),
+        Some(&actor.user.user_id),
+        "auth.logout",
+        &actor.user.username,
+        &json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    let clear =
+        HeaderValue::from_static("formwork_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}
+
+/// Handles `GET /api/v1/me`.
+pub async fn me(actor: Actor) -> Json<Value> {
+    Json(user_json(&actor))
+}

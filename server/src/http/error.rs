@@ -1,0 +1,121 @@
+//! The one error type of the HTTP layer, mapped to status codes in one place.
+//!
+//! Bodies are `{"error": {"code", "message", "fields": [{"pointer", "rule", "message"}]}}`.
+//! Internal errors are logged with their cause chain and answered with an opaque 500: no SQL
+//! or file path ever reaches a client.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use form_runtime::FieldError;
+use serde_json::json;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid session or token.
+    #[error("请先登录")]
+    Unauthorized,
+    /// Authenticated, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing, or not visible to this user (the two look the same on purpose).
+    #[error("{0}")]
+    NotFound(String),
+    /// The record changed since it was read, or the action does not fit its state.
+    #[error("{message}")]
+    Conflict {
+        /// Machine-readable code.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// The request body or query cannot be read at all.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Input breaks the rules; every failing field is named.
+    #[error("提交的数据有 {} 处错误", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// A bug or an outage.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// A 404 for a record.
+    pub fn no_record() -> Self {
+        ApiError::NotFound("记录不存在".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let fields = match &self {
+            ApiError::Invalid(f) => f.clone(),
+            _ => Vec::new(),
+        };
+        let body = json!({"error": {"code": code, "message": self.to_string(), "fields": fields}});
+        let mut res = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        res
+    }
+}
+
+impl From<form_runtime::Error> for ApiError {
+    fn from(e: form_runtime::Error) -> Self {
+        use form_runtime::Error as E;
+        match e {
+            E::Invalid(fields) => ApiError::Invalid(fields),
+            E::TransitionNotAvailable { state, action } => ApiError::Conflict {
+                code: "transition_not_available",
+                message: format!("当前状态（{state}）下不能执行「{action}」"),
+            },
+            E::TransitionForbidden { action, .. } => {
+                ApiError::Forbidden(format!("你的角色不能执行「{action}」"))
+            }
+            E::PackInvalid(errs) => ApiError::Internal(anyhow::anyhow!("pack invalid: {errs:?}")),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::BadRequest(format!("请求体不是有效的 JSON：{}", e.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::BadRequest(format!("查询参数无效：{}", e.body_text()))
+    }
+}

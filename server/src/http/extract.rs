@@ -1,0 +1,133 @@
+//! Who is asking: the session or bearer token resolved to a user of one tenant.
+//!
+//! A token reads `<tenant>.<secret>`; only its SHA-256 is stored. The tenant comes from the
+//! token and nowhere else, so a request can never reach another tenant's rows.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use form_runtime::form::CompiledForm;
+use form_runtime::scope::Scope;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use crate::store::records::Viewer;
+use crate::store::users::{self, SessionUser};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "formwork_session";
+
+/// A signed-in user and the roles they hold in their tenant.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The user.
+    pub user: SessionUser,
+    /// Role keys.
+    pub roles: Vec<String>,
+    /// Hash of the token used, for logout.
+    pub token_hash: String,
+}
+
+impl Actor {
+    /// The tenant.
+    pub fn tenant(&self) -> &str {
+        &self.user.tenant
+    }
+
+    /// Whether the user may do `action` on `form` (Casbin).
+    pub async fn may(&self, app: &AppState, form: &str, action: &str) -> bool {
+        app.authz
+            .allowed(&self.user.user_id, self.tenant(), form, action)
+            .await
+    }
+
+    /// How the user sees `form`: the widest scope of the roles that may read it, or None.
+    pub async fn viewer(&self, app: &AppState, form: &str) -> ApiResult<Option<Viewer>> {
+        let roles = app.catalog.roles(&app.db, self.tenant()).await?;
+        let mut best: Option<Scope> = None;
+        for r in &self.roles {
+            if let Some(info) = roles.get(r) {
+                if app.authz.allowed(r, self.tenant(), form, "read").await {
+                    best = best.max(Some(info.scope));
+                }
+            }
+        }
+        Ok(best.map(|scope| Viewer {
+            user_id: self.user.user_id.clone(),
+            org_path: self.user.org_path.clone(),
+            scope,
+        }))
+    }
+
+    /// Workflow actions the user may fire on a record of `form` in `state`.
+    pub async fn actions(&self, app: &AppState, form: &CompiledForm, state: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in form.workflow.available(state, &self.roles) {
+            if !out.contains(&t.action) && self.may(app, &form.key, &t.action).await {
+                out.push(t.action.clone());
+            }
+        }
+        out
+    }
+}
+
+/// SHA-256 of a token, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn token_of(parts: &Parts) -> Option<String> {
+    if let Some(h) = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return h.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+    }
+    let cookies = parts.headers.get_all(axum::http::header::COOKIE);
+    cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = token_of(parts).ok_or(ApiError::Unauthorized)?;
+        let (tenant, _) = token.split_once('.').ok_or(ApiError::Unauthorized)?;
+        if !form_runtime::key::is_code(tenant) {
+            return Err(ApiError::Unauthorized);
+        }
+        let hash = token_hash(&token);
+        let user = users::session_user(&app.db, tenant, &hash)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        let roles = app.authz.roles(&user.user_id, tenant).await;
+        Ok(Actor {
+            user,
+            roles,
+            token_hash: hash,
+        })
+    }
+}
+
+/// JSON body whose rejection is an [`ApiError`] with a readable message.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Body(v))
+    }
+}

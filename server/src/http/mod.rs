@@ -1,0 +1,110 @@
+//! The HTTP API under `/api/v1`: the one place where routes are assembled.
+//!
+//! Handlers stay thin: extract the actor, authorise, call the runtime and the store, shape
+//! the answer. Every route is listed in [`routes`], which the OpenAPI test compares with
+//! `docs/openapi.json`, so the document cannot silently miss an endpoint.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod forms;
+pub mod lists;
+pub mod records;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, patch, post, MethodRouter};
+use axum::Router;
+
+use crate::startup::AppState;
+
+/// The OpenAPI document, kept beside the other API notes.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// One route: method, path (axum syntax) and handler.
+pub struct Route {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Path with `{param}` placeholders, as in OpenAPI.
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+fn route(method: &'static str, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// Every route of the server.
+pub fn routes() -> Vec<Route> {
+    vec![
+        route("GET", "/healthz", get(healthz)),
+        route("GET", "/", get(home)),
+        route("GET", "/api/v1/openapi.json", get(openapi)),
+        route("POST", "/api/v1/auth/login", post(auth::login)),
+        route("POST", "/api/v1/auth/logout", post(auth::logout)),
+        route("GET", "/api/v1/me", get(auth::me)),
+        route("GET", "/api/v1/forms", get(forms::list_forms)),
+        route("GET", "/api/v1/forms/{form}", get(forms::get_form)),
+        route(
+            "POST",
+            "/api/v1/forms/{form}/records",
+            post(records::create_record),
+        ),
+        route("GET", "/api/v1/records/{id}", get(records::get_record)),
+        route(
+            "PATCH",
+            "/api/v1/records/{id}",
+            patch(records::patch_record),
+        ),
+        route(
+            "POST",
+            "/api/v1/records/{id}/transitions/{action}",
+            post(records::fire_transition),
+        ),
+        route(
+            "GET",
+            "/api/v1/records/{id}/events",
+            get(records::record_events),
+        ),
+        route("GET", "/api/v1/lists/{list}", get(lists::get_list)),
+        route("GET", "/api/v1/inbox", get(lists::inbox)),
+    ]
+}
+
+/// The router with every route and the state.
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    for route in routes() {
+        r = r.route(route.path, route.handler);
+    }
+    r.fallback(not_found)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Handles `GET /healthz`: 200 once the database answers.
+async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
+    match app.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+/// Handles `GET /api/v1/openapi.json`.
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// Handles `GET /`: what is here until the web pages arrive.
+async fn home() -> Html<&'static str> {
+    Html(include_str!("../../../admin-ui/index.html"))
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::NotFound("没有这个地址".into())
+}

@@ -1,0 +1,479 @@
+//! Records: create, read, edit with optimistic locking, fire transitions, read history.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use form_runtime::form::{escape, CompiledForm, Completeness};
+use form_runtime::FieldError;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Actor, Body};
+use crate::startup::AppState;
+use crate::store::records::{self, NewEvent, RecordRow, Viewer};
+use crate::store::{audit, new_id, now};
+
+/// Body of `POST /api/v1/forms/{form}/records`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// The form data.
+    #[serde(default)]
+    data: Value,
+    /// A transition to fire right after creating, e.g. `submit`; absent keeps a draft.
+    action: Option<String>,
+    /// Comment for that transition.
+    comment: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/records/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchRequest {
+    /// The row version the client read; a stale one is refused with 409.
+    version: i64,
+    /// JSON merge patch (RFC 7396) of the data.
+    data: Value,
+}
+
+/// Body of `POST /api/v1/records/{id}/transitions/{action}`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// Reason or opinion.
+    comment: Option<String>,
+    /// Values of the fields the transition lets its actor set.
+    #[serde(default)]
+    data: Option<Value>,
+    /// Row version the client read; when given, a stale one is refused with 409.
+    version: Option<i64>,
+}
+
+/// The record as clients read it.
+pub async fn view(app: &AppState, actor: &Actor, form: &CompiledForm, r: &RecordRow) -> Value {
+    let actions = actor.actions(app, form, &r.state).await;
+    let editable = form.workflow.edit_rule(&r.state, &actor.roles).is_some()
+        && actor.may(app, &form.key, "update").await;
+    json!({
+        "id": r.id,
+        "form": r.form_key,
+        "form_version": r.form_version,
+        "state": r.state,
+        "state_label": form.workflow.state_label(&r.state),
+        "data": r.data,
+        "version": r.version,
+        "actions": actions,
+        "editable": editable,
+        "owner_id": r.owner_id,
+        "org_path": r.org_path,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    })
+}
+
+fn object(data: Value) -> ApiResult<Map<String, Value>> {
+    match data {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        _ => Err(ApiError::Invalid(vec![FieldError::new(
+            "",
+            "type",
+            "数据应为对象",
+            "data must be a JSON object",
+        )])),
+    }
+}
+
+/// Refuses keys outside `allowed` (None = any field of the form).
+fn check_writable(
+    keys: impl Iterator<Item = String>,
+    allowed: Option<&[String]>,
+    form: &CompiledForm,
+) -> ApiResult<()> {
+    let errs: Vec<FieldError> = keys
+        .filter(|k| form.fields.contains_key(k) && !allowed.is_none_or(|a| a.contains(k)))
+        .map(|k| {
+            let label = form.label(&k).to_string();
+            FieldError::new(
+                format!("/{}", escape(&k)),
+                "readOnly",
+                format!("{label}在当前环节不可修改"),
+                format!("{label} cannot be changed at this step"),
+            )
+        })
+        .collect();
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errs))
+    }
+}
+
+fn validate(form: &CompiledForm, state: &str, data: &Value) -> ApiResult<()> {
+    let complete = form.workflow.state(state).is_none_or(|s| s.complete);
+    let c = if complete {
+        Completeness::Complete
+    } else {
+        Completeness::Draft
+    };
+    form.validate(data, c).map_err(ApiError::Invalid)
+}
+
+/// `{field: [old, new]}` for every top-level field that changed.
+fn diff(old: &Value, new: &Value) -> Value {
+    let empty = Map::new();
+    let (o, n) = (
+        old.as_object().unwrap_or(&empty),
+        new.as_object().unwrap_or(&empty),
+    );
+    let mut out = BTreeMap::new();
+    for k in o.keys().chain(n.keys()) {
+        let (a, b) = (
+            o.get(k).unwrap_or(&Value::Null),
+            n.get(k).unwrap_or(&Value::Null),
+        );
+        if a != b {
+            out.insert(k.clone(), json!([a, b]));
+        }
+    }
+    json!(out)
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// Finds a record the actor may see, with its form at the record's version.
+async fn visible(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> ApiResult<(RecordRow, std::sync::Arc<CompiledForm>, Viewer)> {
+    let form_key = records::form_of(&app.db, actor.tenant(), id)
+        .await?
+        .ok_or_else(ApiError::no_record)?;
+    let viewer = actor
+        .viewer(app, &form_key)
+        .await?
+        .ok_or_else(ApiError::no_record)?;
+    let row = records::fetch(&app.db, actor.tenant(), id, &viewer)
+        .await?
+        .ok_or_else(ApiError::no_record)?;
+    let form = app
+        .catalog
+        .form(
+            &app.db,
+            actor.tenant(),
+            &row.form_key,
+            Some(row.form_version),
+        )
+        .await?
+        .ok_or_else(ApiError::no_record)?;
+    Ok((row, form, viewer))
+}
+
+/// Handles `POST /api/v1/forms/{form}/records`.
+pub async fn create_record(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(form_key): Path<String>,
+    Body(req): Body<CreateRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let tenant = actor.tenant().to_string();
+    let form = app
+        .catalog
+        .form(&app.db, &tenant, &form_key, None)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("表单不存在".into()))?;
+    let initial = form.workflow.def.initial.clone();
+    let rule = form.workflow.edit_rule(&initial, &actor.roles);
+    if !actor.may(&app, &form.key, "create").await || rule.is_none() {
+        return Err(ApiError::Forbidden("你的角色不能填报此表单".into()));
+    }
+    let data = object(req.data)?;
+    check_writable(
+        data.keys().cloned(),
+        rule.and_then(|r| r.fields.as_deref()),
+        &form,
+    )?;
+    let data = Value::Object(data);
+
+    let plan = match &req.action {
+        None => None,
+        Some(action) => {
+            let plan =
+                form.workflow
+                    .plan(&initial, action, &actor.roles, req.comment.as_deref())?;
+            if !actor.may(&app, &form.key, action).await {
+                return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
+            }
+            Some(plan)
+        }
+    };
+    let state = plan.as_ref().map_or(initial.clone(), |p| p.to.clone());
+    validate(&form, &state, &data)?;
+
+    let at = now();
+    let record = RecordRow {
+        id: new_id(),
+        form_key: form.key.clone(),
+        form_version: form_version(&app, &tenant, &form.key).await?,
+        state: state.clone(),
+        data,
+        owner_id: actor.user.user_id.clone(),
+        org_path: actor.user.org_path.clone(),
+        version: 1,
+        created_at: at.clone(),
+        updated_at: at.clone(),
+    };
+    let uid = actor.user.user_id.as_str();
+    let mut tx = app.db.begin().await?;
+    records::insert(&mut tx, &tenant, &record).await?;
+    let created = NewEvent {
+        kind: "create",
+        action: None,
+        from_state: None,
+        to_state: Some(&initial),
+        actor_id: uid,
+        comment: None,
+        changes: None,
+        at: &at,
+    };
+    records::add_event(&mut tx, &tenant, &record.id, &created).await?;
+    if let Some(p) = &plan {
+        let ev = NewEvent {
+            kind: "transition",
+            action: Some(&p.action),
+            from_state: Some(&p.from),
+            to_state: Some(&p.to),
+            actor_id: uid,
+            comment: p.comment.as_deref(),
+            changes: None,
+            at: &at,
+        };
+        records::add_event(&mut tx, &tenant, &record.id, &ev).await?;
+    }
+    audit::append(
+        &mut tx,
+        &tenant,
+        Some(uid),
+        "record.create",
+        &record.id,
+        &json!({"form": form.key, "state": state}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&app, &actor, &form, &record).await),
+    ))
+}
+
+async fn form_version(app: &AppState, tenant: &str, form: &str) -> ApiResult<i64> {
+    Ok(
+        crate::store::packs::form_version(&app.db, tenant, form, None)
+            .await?
+            .map_or(1, |(v, _)| v),
+    )
+}
+
+/// Handles `GET /api/v1/records/{id}`.
+pub async fn get_record(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (row, form, _) = visible(&app, &actor, &id).await?;
+    Ok(Json(view(&app, &actor, &form, &row).await))
+}
+
+/// Handles `PATCH /api/v1/records/{id}`.
+pub async fn patch_record(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    Body(req): Body<PatchRequest>,
+) -> ApiResult<Json<Value>> {
+    let tenant = actor.tenant().to_string();
+    let (row, form, _) = visible(&app, &actor, &id).await?;
+    let rule = form.workflow.edit_rule(&row.state, &actor.roles);
+    if rule.is_none() || !actor.may(&app, &form.key, "update").await {
+        return Err(ApiError::Forbidden(format!(
+            "记录处于「{}」，你不能修改",
+            form.workflow.state_label(&row.state)
+        )));
+    }
+    if req.version != row.version {
+        return Err(stale());
+    }
+    let patch = object(req.data)?;
+    check_writable(
+        patch.keys().cloned(),
+        rule.and_then(|r| r.fields.as_deref()),
+        &form,
+    )?;
+    let mut data = row.data.clone();
+    merge_patch(&mut data, &Value::Object(patch));
+    validate(&form, &row.state, &data)?;
+    let changes = diff(&row.data, &data);
+    let at = now();
+    let uid = actor.user.user_id.as_str();
+    let mut tx = app.db.begin().await?;
+    if !records::update(&mut tx, &tenant, &id, row.version, &row.state, &data, &at).await? {
+        return Err(stale());
+    }
+    let ev = NewEvent {
+        kind: "update",
+        action: None,
+        from_state: Some(&row.state),
+        to_state: Some(&row.state),
+        actor_id: uid,
+        comment: None,
+        changes: Some(&changes),
+        at: &at,
+    };
+    records::add_event(&mut tx, &tenant, &id, &ev).await?;
+    audit::append(
+        &mut tx,
+        &tenant,
+        Some(uid),
+        "record.update",
+        &id,
+        &json!({"fields": changes.as_object().map(|m| m.keys().collect::<Vec<_>>())}),
+    )
+    .await?;
+    tx.commit().await?;
+    let updated = RecordRow {
+        data,
+        version: row.version + 1,
+        updated_at: at,
+        ..row
+    };
+    Ok(Json(view(&app, &actor, &form, &updated).await))
+}
+
+fn stale() -> ApiError {
+    ApiError::Conflict {
+        code: "stale_version",
+        message: "记录已被他人修改，请刷新后重试".into(),
+    }
+}
+
+/// Handles `POST /api/v1/records/{id}/transitions/{action}`.
+pub async fn fire_transition(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path((id, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    // The body is optional: an approval needs no comment.
+    let req: TransitionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TransitionRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
+    };
+    let tenant = actor.tenant().to_string();
+    let (row, form, _) = visible(&app, &actor, &id).await?;
+    if req.version.is_some_and(|v| v != row.version) {
+        return Err(stale());
+    }
+    let plan = form
+        .workflow
+        .plan(&row.state, &action, &actor.roles, req.comment.as_deref())?;
+    if !actor.may(&app, &form.key, &action).await {
+        return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
+    }
+    let allowed = form
+        .workflow
+        .transition(&row.state, &action)
+        .map(|t| t.fields.clone())
+        .unwrap_or_default();
+    let patch = object(req.data.unwrap_or(Value::Null))?;
+    check_writable(patch.keys().cloned(), Some(&allowed), &form)?;
+    let mut data = row.data.clone();
+    merge_patch(&mut data, &Value::Object(patch));
+    validate(&form, &plan.to, &data)?;
+    let changes = diff(&row.data, &data);
+    let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
+    let at = now();
+    let uid = actor.user.user_id.as_str();
+    let mut tx = app.db.begin().await?;
+    if !records::update(&mut tx, &tenant, &id, row.version, &plan.to, &data, &at).await? {
+        return Err(stale());
+    }
+    let ev = NewEvent {
+        kind: "transition",
+        action: Some(&plan.action),
+        from_state: Some(&plan.from),
+        to_state: Some(&plan.to),
+        actor_id: uid,
+        comment: plan.comment.as_deref(),
+        changes: changes.as_ref(),
+        at: &at,
+    };
+    records::add_event(&mut tx, &tenant, &id, &ev).await?;
+    audit::append(
+        &mut tx,
+        &tenant,
+        Some(uid),
+        &format!("record.transition.{action}"),
+        &id,
+        &json!({"from": plan.from, "to": plan.to}),
+    )
+    .await?;
+    tx.commit().await?;
+    let updated = RecordRow {
+        data,
+        state: plan.to.clone(),
+        version: row.version + 1,
+        updated_at: at,
+        ..row
+    };
+    Ok(Json(view(&app, &actor, &form, &updated).await))
+}
+
+/// Handles `GET /api/v1/records/{id}/events`.
+pub async fn record_events(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (_, form, _) = visible(&app, &actor, &id).await?;
+    let events = records::events(&app.db, actor.tenant(), &id).await?;
+    let items: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            let label = e.action.as_deref().and_then(|a| e.from_state.as_deref().and_then(|f| form.workflow.transition(f, a))).map(|t| t.label.clone());
+            json!({
+                "seq": e.seq,
+                "kind": e.kind,
+                "action": e.action,
+                "action_label": label,
+                "from": e.from_state,
+                "to": e.to_state,
+                "to_label": e.to_state.as_deref().map(|s| form.workflow.state_label(s).to_string()),
+                "actor": {"id": e.actor_id, "username": e.actor_username, "display_name": e.actor_name},
+                "comment": e.comment,
+                "changes": e.changes,
+                "at": e.created_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
+}

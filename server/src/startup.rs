@@ -1,0 +1,115 @@
+//! Building the application: database, migrations, demo seed, authorisation, router.
+//!
+//! `main` and the black-box tests go through the same [`App::build`], so what the tests
+//! start is what an operator runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::authz::Authz;
+use crate::catalog::Catalog;
+use crate::seed::{self, DemoReport};
+use crate::store::{tenants, Db};
+
+/// What the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Seed the demo tenants when the database has no tenant yet.
+    pub demo: bool,
+    /// Password of the demo users; random when None.
+    pub demo_password: Option<String>,
+    /// How long a session lasts.
+    pub session_hours: i64,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+/// Shared state of every request.
+pub struct Inner {
+    /// The database.
+    pub db: Db,
+    /// Casbin enforcer.
+    pub authz: Authz,
+    /// Compiled forms and lists.
+    pub catalog: Catalog,
+    /// Session lifetime in hours.
+    pub session_hours: i64,
+}
+
+/// Cheap-to-clone handle on the shared state.
+pub type AppState = Arc<Inner>;
+
+/// A built server, bound to its port but not yet serving.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    /// Demo tenants and logins created on this start, if any.
+    pub demo: Option<DemoReport>,
+}
+
+impl App {
+    /// Connects, migrates, seeds the demo if asked and the database is empty, loads policies
+    /// and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let db = Db::connect(&config.database_url, config.max_connections).await?;
+        db.migrate().await?;
+        let demo = if config.demo && !tenants::any(&db).await? {
+            let password = config
+                .demo_password
+                .clone()
+                .unwrap_or_else(crate::password::generate);
+            Some(
+                seed::demo(&db, &password)
+                    .await
+                    .context("seeding the demo tenants failed")?,
+            )
+        } else {
+            None
+        };
+        let authz = Authz::load(&db).await?;
+        let state = Arc::new(Inner {
+            db,
+            authz,
+            catalog: Catalog::default(),
+            session_hours: config.session_hours,
+        });
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(App {
+            listener,
+            state,
+            demo,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state (for in-process callers such as the benchmark).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = crate::http::router(self.state.clone());
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.db.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,203 @@
+//! The store: every table of both databases, behind one [`Db`].
+//!
+//! Every function that reads or writes a tenant's rows takes the tenant; there is no way to
+//! read rows without one. Writes that belong together (record + event + audit) share one
+//! [`Tx`]. SQL is written once with `$n` placeholders, which both dialects accept; the few
+//! places where the dialects differ go through [`form_runtime::sql::Dialect`].
+
+pub mod audit;
+pub mod packs;
+pub mod records;
+pub mod tenants;
+pub mod users;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use form_runtime::sql::{Dialect, SqlValue};
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// A connection pool to SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// SQLite has one writer at a time; taking this lock before a write transaction makes
+    /// writers queue in the process instead of failing with SQLITE_BUSY. None on PostgreSQL.
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+    dialect: Dialect,
+}
+
+impl Tx {
+    /// The connection to run statements on.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+
+    /// The dialect of the database.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.inner.commit().await
+    }
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL: use sqlite://PATH or postgres://…");
+        };
+        let mut opts = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30));
+        if dialect == Dialect::Sqlite {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
+                    // except for the last transactions before a power cut.
+                    conn.execute("pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = 10000;")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts
+            .connect(url)
+            .await
+            .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
+        let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Db {
+            pool,
+            dialect,
+            writer,
+        })
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock meanwhile, so
+    /// several servers starting at once migrate once.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("database migration failed")?;
+        Ok(())
+    }
+
+    /// The dialect of the database.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The pool, for reads.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        let guard = match &self.writer {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        };
+        let inner = self.pool.begin().await?;
+        Ok(Tx {
+            inner,
+            _writer: guard,
+            dialect: self.dialect,
+        })
+    }
+
+    /// Answers when the database answers.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Binds runtime-built parameters to a query.
+pub fn bind_all<'q>(
+    mut q: Query<'q, Any, AnyArguments<'q>>,
+    params: &'q [SqlValue],
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for p in params {
+        q = match p {
+            SqlValue::Text(s) => q.bind(s.as_str()),
+            SqlValue::Int(i) => q.bind(*i),
+            SqlValue::Float(f) => q.bind(*f),
+        };
+    }
+    q
+}
+
+/// The current time as stored: ISO 8601 UTC with microseconds.
+pub fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// A new random-looking, time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::from_str(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// How JSON record data is written: a text parameter, cast to `jsonb` on PostgreSQL.
+pub fn json_param(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("${n}"),
+        Dialect::Postgres => format!("cast(${n} as jsonb)"),
+    }
+}
+
+/// How JSON record data is read back as text.
+pub fn json_column(dialect: Dialect, col: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => col.to_string(),
+        Dialect::Postgres => format!("{col}::text"),
+    }
+}

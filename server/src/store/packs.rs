@@ -1,0 +1,252 @@
+//! Installing a pack into a tenant: form versions, lists, roles, policies and list indexes.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use form_runtime::list::CompiledList;
+use form_runtime::pack::Pack;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::{audit, now, tenants, Db, Tx};
+
+/// What an install changed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct InstallReport {
+    /// Forms that got a new version: (form, version).
+    pub published: Vec<(String, i64)>,
+    /// Forms whose definition was unchanged.
+    pub unchanged: Vec<String>,
+    /// Lists written.
+    pub lists: Vec<String>,
+    /// Roles written.
+    pub roles: Vec<String>,
+    /// Policy lines granted.
+    pub policies: usize,
+}
+
+/// The stored definition of a form version: its schema and a snapshot of its workflow.
+pub fn form_definition(pack: &Pack, form: &str) -> Option<Value> {
+    let src = pack.forms.get(form)?;
+    let wf = pack.workflows.get(&src.workflow)?;
+    Some(json!({"schema": src.schema, "workflow_key": src.workflow, "workflow": wf}))
+}
+
+/// Installs or upgrades `pack` in `tenant`, in the caller's transaction.
+pub async fn install(
+    tx: &mut Tx,
+    tenant: &str,
+    pack: &Pack,
+    actor: Option<&str>,
+) -> anyhow::Result<InstallReport> {
+    let mut report = InstallReport::default();
+    let at = now();
+    let pack_id = &pack.manifest.id;
+    sqlx::query(
+        "insert into packs (tenant_id, pack_id, version, name, installed_at) values ($1, $2, $3, $4, $5) \
+         on conflict (tenant_id, pack_id) do update set version = excluded.version, name = excluded.name, installed_at = excluded.installed_at",
+    )
+    .bind(tenant)
+    .bind(pack_id)
+    .bind(&pack.manifest.version)
+    .bind(&pack.manifest.name)
+    .bind(&at)
+    .execute(tx.conn())
+    .await?;
+
+    for (key, role) in &pack.roles {
+        tenants::upsert_role(tx, tenant, key, &role.label, role.scope, pack_id).await?;
+        report.roles.push(key.clone());
+    }
+
+    for key in pack.forms.keys() {
+        let Some(def) = form_definition(pack, key) else {
+            continue;
+        };
+        let latest = sqlx::query("select version, definition from forms where tenant_id = $1 and form_key = $2 order by version desc limit 1")
+            .bind(tenant)
+            .bind(key)
+            .fetch_optional(tx.conn())
+            .await?;
+        let (version, same) = match latest {
+            Some(r) => {
+                let v: i64 = r.try_get("version")?;
+                let old: Value = serde_json::from_str(&r.try_get::<String, _>("definition")?)?;
+                (v + 1, old == def)
+            }
+            None => (1, false),
+        };
+        if same {
+            report.unchanged.push(key.clone());
+            continue;
+        }
+        let title = def["schema"]["title"].as_str().unwrap_or(key).to_string();
+        sqlx::query(
+            "insert into forms (tenant_id, form_key, version, pack_id, title, definition, published_at) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(version)
+        .bind(pack_id)
+        .bind(&title)
+        .bind(def.to_string())
+        .bind(&at)
+        .execute(tx.conn())
+        .await?;
+        report.published.push((key.clone(), version));
+    }
+
+    for (key, list) in &pack.lists {
+        sqlx::query(
+            "insert into lists (tenant_id, list_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
+             on conflict (tenant_id, list_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(&list.form)
+        .bind(pack_id)
+        .bind(serde_json::to_string(list)?)
+        .execute(tx.conn())
+        .await?;
+        report.lists.push(key.clone());
+        let fields =
+            form_runtime::form::CompiledForm::fields_of(&pack.forms[&list.form].schema, "")
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let compiled = CompiledList::check(key, list.clone(), &fields, "")
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        create_indexes(tx, &compiled).await?;
+    }
+
+    sqlx::query("delete from casbin_rule where tenant_id = $1 and ptype = 'p' and source = $2")
+        .bind(tenant)
+        .bind(pack_id)
+        .execute(tx.conn())
+        .await?;
+    let policies = pack.policies();
+    for p in &policies {
+        sqlx::query(
+            "insert into casbin_rule (tenant_id, ptype, v0, v1, v2, v3, source) values ($1, 'p', $2, $1, $3, $4, $5) on conflict do nothing",
+        )
+        .bind(tenant)
+        .bind(&p.role)
+        .bind(&p.object)
+        .bind(&p.action)
+        .bind(pack_id)
+        .execute(tx.conn())
+        .await?;
+    }
+    report.policies = policies.len();
+    audit::append(
+        tx,
+        tenant,
+        actor,
+        "pack.install",
+        pack_id,
+        &json!({"version": pack.manifest.version, "report": report}),
+    )
+    .await?;
+    Ok(report)
+}
+
+/// Creates the expression indexes a list's filters and sort need. Index names are derived
+/// from the expression, so tenants that install the same pack share one index.
+async fn create_indexes(tx: &mut Tx, list: &CompiledList) -> sqlx::Result<()> {
+    let dialect = tx.dialect();
+    for cols in list.index_expressions(dialect) {
+        let mut h = DefaultHasher::new();
+        cols.hash(&mut h);
+        let name = format!("records_x{:016x}_idx", h.finish());
+        let sql = format!("create index if not exists {name} on records ({cols})");
+        sqlx::query(&sql).execute(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+/// Ids of the packs installed in a tenant, with versions.
+pub async fn installed(db: &Db, tenant: &str) -> sqlx::Result<Vec<(String, String)>> {
+    let rows =
+        sqlx::query("select pack_id, version from packs where tenant_id = $1 order by pack_id")
+            .bind(tenant)
+            .fetch_all(db.pool())
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("pack_id")?, r.try_get("version")?)))
+        .collect()
+}
+
+/// The definition JSON of a form version (latest when `version` is None), with its version.
+pub async fn form_version(
+    db: &Db,
+    tenant: &str,
+    form: &str,
+    version: Option<i64>,
+) -> anyhow::Result<Option<(i64, Value)>> {
+    let row = match version {
+        Some(v) => sqlx::query("select version, definition from forms where tenant_id = $1 and form_key = $2 and version = $3")
+            .bind(tenant)
+            .bind(form)
+            .bind(v)
+            .fetch_optional(db.pool())
+            .await?,
+        None => sqlx::query("select version, definition from forms where tenant_id = $1 and form_key = $2 order by version desc limit 1")
+            .bind(tenant)
+            .bind(form)
+            .fetch_optional(db.pool())
+            .await?,
+    };
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(Some((
+            r.try_get("version")?,
+            serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
+        ))),
+    }
+}
+
+/// Keys of the tenant's forms (latest versions) with titles.
+pub async fn forms(db: &Db, tenant: &str) -> sqlx::Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "select f.form_key, f.title, f.version from forms f \
+         where f.tenant_id = $1 and f.version = (select max(version) from forms g where g.tenant_id = f.tenant_id and g.form_key = f.form_key) \
+         order by f.form_key",
+    )
+    .bind(tenant)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("form_key")?,
+                r.try_get("title")?,
+                r.try_get("version")?,
+            ))
+        })
+        .collect()
+}
+
+/// A list's definition JSON.
+pub async fn list_definition(db: &Db, tenant: &str, list: &str) -> anyhow::Result<Option<Value>> {
+    let row = sqlx::query("select definition from lists where tenant_id = $1 and list_key = $2")
+        .bind(tenant)
+        .bind(list)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(match row {
+        None => None,
+        Some(r) => Some(serde_json::from_str(
+            &r.try_get::<String, _>("definition")?,
+        )?),
+    })
+}
+
+/// Keys of the lists over a form.
+pub async fn lists_of_form(db: &Db, tenant: &str, form: &str) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query(
+        "select list_key from lists where tenant_id = $1 and form_key = $2 order by list_key",
+    )
+    .bind(tenant)
+    .bind(form)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|r| r.try_get("list_key")).collect()
+}

@@ -1,0 +1,386 @@
+//! Records and their event history.
+//!
+//! A record's state changes only in [`update`] with the plan of a workflow transition, and
+//! every change compares the row version it read: a stale writer changes nothing.
+
+use form_runtime::list::{CompiledList, ListQuery};
+use form_runtime::scope::Scope;
+use form_runtime::sql::Sql;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{bind_all, json_column, json_param, Db, Tx};
+
+/// Who is looking, and how far they see: turned into the scope predicate of every read.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// User id.
+    pub user_id: String,
+    /// Materialised path of the user's org unit.
+    pub org_path: String,
+    /// The widest scope the user holds on the form.
+    pub scope: Scope,
+}
+
+/// A record as stored.
+#[derive(Debug, Clone)]
+pub struct RecordRow {
+    /// Record id.
+    pub id: String,
+    /// Form key.
+    pub form_key: String,
+    /// Form version it was written with.
+    pub form_version: i64,
+    /// Workflow state.
+    pub state: String,
+    /// The data.
+    pub data: Value,
+    /// Creator's user id.
+    pub owner_id: String,
+    /// Creator's org unit path.
+    pub org_path: String,
+    /// Row version for optimistic locking.
+    pub version: i64,
+    /// Created at (ISO 8601 UTC).
+    pub created_at: String,
+    /// Last changed at.
+    pub updated_at: String,
+}
+
+/// One entry of a record's history.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Position in the record's history, from 1.
+    pub seq: i64,
+    /// `create`, `update` or `transition`.
+    pub kind: String,
+    /// The action fired, for transitions.
+    pub action: Option<String>,
+    /// State before.
+    pub from_state: Option<String>,
+    /// State after.
+    pub to_state: Option<String>,
+    /// Who.
+    pub actor_id: String,
+    /// Their login name.
+    pub actor_username: Option<String>,
+    /// Their display name.
+    pub actor_name: Option<String>,
+    /// The comment or reason.
+    pub comment: Option<String>,
+    /// Changed fields: `{field: [old, new]}`.
+    pub changes: Option<Value>,
+    /// When.
+    pub created_at: String,
+}
+
+/// An event to append.
+pub struct NewEvent<'a> {
+    /// `create`, `update` or `transition`.
+    pub kind: &'a str,
+    /// The action fired, for transitions.
+    pub action: Option<&'a str>,
+    /// State before.
+    pub from_state: Option<&'a str>,
+    /// State after.
+    pub to_state: Option<&'a str>,
+    /// Who.
+    pub actor_id: &'a str,
+    /// Comment or reason.
+    pub comment: Option<&'a str>,
+    /// Changed fields.
+    pub changes: Option<&'a Value>,
+    /// When.
+    pub at: &'a str,
+}
+
+fn columns(db_dialect: form_runtime::sql::Dialect) -> String {
+    format!(
+        "record_id, form_key, form_version, state, {} as data, owner_id, org_path, row_version, created_at, updated_at",
+        json_column(db_dialect, "data")
+    )
+}
+
+fn row_to_record(r: &AnyRow) -> anyhow::Result<RecordRow> {
+    Ok(RecordRow {
+        id: r.try_get("record_id")?,
+        form_key: r.try_get("form_key")?,
+        form_version: r.try_get("form_version")?,
+        state: r.try_get("state")?,
+        data: serde_json::from_str(&r.try_get::<String, _>("data")?)?,
+        owner_id: r.try_get("owner_id")?,
+        org_path: r.try_get("org_path")?,
+        version: r.try_get("row_version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Inserts a new record.
+pub async fn insert(tx: &mut Tx, tenant: &str, r: &RecordRow) -> sqlx::Result<()> {
+    let sql = format!(
+        "insert into records (tenant_id, record_id, form_key, form_version, state, data, owner_id, org_path, row_version, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, {}, $7, $8, $9, $10, $11)",
+        json_param(tx.dialect(), 6)
+    );
+    sqlx::query(&sql)
+        .bind(tenant)
+        .bind(&r.id)
+        .bind(&r.form_key)
+        .bind(r.form_version)
+        .bind(&r.state)
+        .bind(r.data.to_string())
+        .bind(&r.owner_id)
+        .bind(&r.org_path)
+        .bind(r.version)
+        .bind(&r.created_at)
+        .bind(&r.updated_at)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Reads a record the viewer may see; `None` when it does not exist *for them*.
+pub async fn fetch(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    viewer: &Viewer,
+) -> anyhow::Result<Option<RecordRow>> {
+    let mut sql = Sql::new(db.dialect());
+    sql.push(&format!(
+        "select {} from records where tenant_id = ",
+        columns(db.dialect())
+    ));
+    sql.bind_text(tenant)
+        .push(" and record_id = ")
+        .bind_text(id)
+        .push(" and ");
+    viewer
+        .scope
+        .predicate(&mut sql, &viewer.user_id, &viewer.org_path);
+    let row = bind_all(sqlx::query(&sql.text), &sql.params)
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(row_to_record).transpose()
+}
+
+/// The form of a record, whoever may see it; used to decide which scope applies.
+pub async fn form_of(db: &Db, tenant: &str, id: &str) -> sqlx::Result<Option<String>> {
+    let row = sqlx::query("select form_key from records where tenant_id = $1 and record_id = $2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| r.try_get("form_key")).transpose()
+}
+
+/// Writes new data and state if the row version is still `expected`; false when it is not.
+pub async fn update(
+    tx: &mut Tx,
+    tenant: &str,
+    id: &str,
+    expected: i64,
+    state: &str,
+    data: &Value,
+    at: &str,
+) -> sqlx::Result<bool> {
+    let sql = format!(
+        "update records set state = $1, data = {}, row_version = row_version + 1, updated_at = $3 \
+         where tenant_id = $4 and record_id = $5 and row_version = $6",
+        json_param(tx.dialect(), 2)
+    );
+    let done = sqlx::query(&sql)
+        .bind(state)
+        .bind(data.to_string())
+        .bind(at)
+        .bind(tenant)
+        .bind(id)
+        .bind(expected)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Appends an event to a record's history.
+pub async fn add_event(
+    tx: &mut Tx,
+    tenant: &str,
+    record_id: &str,
+    e: &NewEvent<'_>,
+) -> sqlx::Result<i64> {
+    let seq: i64 = sqlx::query("select coalesce(max(seq), 0) + 1 as next from record_events where tenant_id = $1 and record_id = $2")
+        .bind(tenant)
+        .bind(record_id)
+        .fetch_one(tx.conn())
+        .await?
+        .try_get("next")?;
+    sqlx::query(
+        "insert into record_events (tenant_id, record_id, seq, kind, action, from_state, to_state, actor_id, comment, changes, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant)
+    .bind(record_id)
+    .bind(seq)
+    .bind(e.kind)
+    .bind(e.action)
+    .bind(e.from_state)
+    .bind(e.to_state)
+    .bind(e.actor_id)
+    .bind(e.comment)
+    .bind(e.changes.map(Value::to_string))
+    .bind(e.at)
+    .execute(tx.conn())
+    .await?;
+    Ok(seq)
+}
+
+/// A record's history, oldest first, with the actors' names.
+pub async fn events(db: &Db, tenant: &str, record_id: &str) -> anyhow::Result<Vec<EventRow>> {
+    let rows = sqlx::query(
+        "select e.seq, e.kind, e.action, e.from_state, e.to_state, e.actor_id, u.username, u.display_name, e.comment, e.changes, e.created_at \
+         from record_events e left join users u on u.tenant_id = e.tenant_id and u.user_id = e.actor_id \
+         where e.tenant_id = $1 and e.record_id = $2 order by e.seq",
+    )
+    .bind(tenant)
+    .bind(record_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let changes: Option<String> = r.try_get("changes")?;
+            Ok(EventRow {
+                seq: r.try_get("seq")?,
+                kind: r.try_get("kind")?,
+                action: r.try_get("action")?,
+                from_state: r.try_get("from_state")?,
+                to_state: r.try_get("to_state")?,
+                actor_id: r.try_get("actor_id")?,
+                actor_username: r.try_get("username")?,
+                actor_name: r.try_get("display_name")?,
+                comment: r.try_get("comment")?,
+                changes: changes.map(|c| serde_json::from_str(&c)).transpose()?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// One page of a list, and the total count of rows matching it.
+pub async fn list(
+    db: &Db,
+    tenant: &str,
+    list: &CompiledList,
+    q: &ListQuery,
+    viewer: &Viewer,
+) -> anyhow::Result<(Vec<RecordRow>, i64)> {
+    let mut filter = Sql::new(db.dialect());
+    filter
+        .push(" from records where tenant_id = ")
+        .bind_text(tenant)
+        .push(" and form_key = ")
+        .bind_text(&list.def.form)
+        .push(" and ");
+    viewer
+        .scope
+        .predicate(&mut filter, &viewer.user_id, &viewer.org_path);
+    list.push_filters(q, &mut filter);
+
+    let total: i64 = bind_all(
+        sqlx::query(&format!("select count(*) as n{}", filter.text)),
+        &filter.params,
+    )
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    let offset = i64::from(q.page.saturating_sub(1)) * i64::from(q.page_size);
+    let page_sql = format!(
+        "select {}{} order by {} limit {} offset {}",
+        columns(db.dialect()),
+        filter.text,
+        list.order_by(q, db.dialect()),
+        q.page_size,
+        offset
+    );
+    let rows = bind_all(sqlx::query(&page_sql), &filter.params)
+        .fetch_all(db.pool())
+        .await?;
+    let records = rows
+        .iter()
+        .map(row_to_record)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((records, total))
+}
+
+/// One form's part of an inbox: records of `form` in any of `states`, seen through `viewer`.
+pub struct InboxPart {
+    /// Form key.
+    pub form: String,
+    /// States in which the user holds a transition.
+    pub states: Vec<String>,
+    /// The user's view of this form.
+    pub viewer: Viewer,
+}
+
+/// Records waiting for the user, oldest change first, with the total count.
+pub async fn inbox(
+    db: &Db,
+    tenant: &str,
+    parts: &[InboxPart],
+    page: u32,
+    page_size: u32,
+) -> anyhow::Result<(Vec<RecordRow>, i64)> {
+    if parts.iter().all(|p| p.states.is_empty()) {
+        return Ok((Vec::new(), 0));
+    }
+    let mut filter = Sql::new(db.dialect());
+    filter
+        .push(" from records where tenant_id = ")
+        .bind_text(tenant)
+        .push(" and (");
+    let mut first = true;
+    for p in parts.iter().filter(|p| !p.states.is_empty()) {
+        if !first {
+            filter.push(" or ");
+        }
+        first = false;
+        filter
+            .push("(form_key = ")
+            .bind_text(&p.form)
+            .push(" and state in (");
+        for (i, s) in p.states.iter().enumerate() {
+            if i > 0 {
+                filter.push(", ");
+            }
+            filter.bind_text(s);
+        }
+        filter.push(") and ");
+        p.viewer
+            .scope
+            .predicate(&mut filter, &p.viewer.user_id, &p.viewer.org_path);
+        filter.push(")");
+    }
+    filter.push(")");
+    let total: i64 = bind_all(
+        sqlx::query(&format!("select count(*) as n{}", filter.text)),
+        &filter.params,
+    )
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
+    let sql = format!(
+        "select {}{} order by updated_at asc, record_id asc limit {page_size} offset {offset}",
+        columns(db.dialect()),
+        filter.text
+    );
+    let rows = bind_all(sqlx::query(&sql), &filter.params)
+        .fetch_all(db.pool())
+        .await?;
+    let records = rows
+        .iter()
+        .map(row_to_record)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((records, total))
+}

@@ -1,0 +1,156 @@
+//! Tenants, their org trees and their roles.
+
+use std::collections::BTreeMap;
+
+use form_runtime::scope::Scope;
+use serde_json::json;
+use sqlx::Row;
+
+use super::{audit, now, Db, Tx};
+
+/// The role every tenant has: business admin, sees and may do everything in the tenant.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Creates a tenant with its root org unit, the built-in admin role and its audit chain.
+pub async fn create(
+    tx: &mut Tx,
+    tenant: &str,
+    name: &str,
+    root_code: &str,
+    root_name: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into tenants (tenant_id, name, created_at) values ($1, $2, $3)")
+        .bind(tenant)
+        .bind(name)
+        .bind(now())
+        .execute(tx.conn())
+        .await?;
+    audit::start_chain(tx, tenant).await?;
+    add_unit(tx, tenant, root_code, root_name, None).await?;
+    upsert_role(
+        tx,
+        tenant,
+        ADMIN_ROLE,
+        "系统管理员",
+        Scope::Tenant,
+        "system",
+    )
+    .await?;
+    sqlx::query("insert into casbin_rule (tenant_id, ptype, v0, v1, v2, v3, source) values ($1, 'p', $2, $1, '*', '*', 'system')")
+        .bind(tenant)
+        .bind(ADMIN_ROLE)
+        .execute(tx.conn())
+        .await?;
+    audit::append(
+        tx,
+        tenant,
+        None,
+        "tenant.create",
+        tenant,
+        &json!({"name": name}),
+    )
+    .await
+}
+
+/// Whether a tenant exists.
+pub async fn exists(db: &Db, tenant: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query("select 1 from tenants where tenant_id = $1")
+        .bind(tenant)
+        .fetch_optional(db.pool())
+        .await?
+        .is_some())
+}
+
+/// Whether any tenant exists (an empty database gets the demo on first start).
+pub async fn any(db: &Db) -> sqlx::Result<bool> {
+    Ok(sqlx::query("select 1 from tenants limit 1")
+        .fetch_optional(db.pool())
+        .await?
+        .is_some())
+}
+
+/// Adds an org unit under `parent` (a unit code), or as a root when `parent` is None.
+pub async fn add_unit(
+    tx: &mut Tx,
+    tenant: &str,
+    code: &str,
+    name: &str,
+    parent: Option<&str>,
+) -> sqlx::Result<String> {
+    let parent_path = match parent {
+        None => "/".to_string(),
+        Some(p) => sqlx::query("select path from org_units where tenant_id = $1 and unit_id = $2")
+            .bind(tenant)
+            .bind(p)
+            .fetch_one(tx.conn())
+            .await?
+            .try_get("path")?,
+    };
+    let path = format!("{parent_path}{code}/");
+    sqlx::query("insert into org_units (tenant_id, unit_id, parent_id, name, path, created_at) values ($1, $2, $3, $4, $5, $6)")
+        .bind(tenant)
+        .bind(code)
+        .bind(parent)
+        .bind(name)
+        .bind(&path)
+        .bind(now())
+        .execute(tx.conn())
+        .await?;
+    Ok(path)
+}
+
+/// Creates or relabels a role.
+pub async fn upsert_role(
+    tx: &mut Tx,
+    tenant: &str,
+    role: &str,
+    label: &str,
+    scope: Scope,
+    source: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into roles (tenant_id, role_key, label, scope, source) values ($1, $2, $3, $4, $5) \
+         on conflict (tenant_id, role_key) do update set label = excluded.label, scope = excluded.scope, source = excluded.source",
+    )
+    .bind(tenant)
+    .bind(role)
+    .bind(label)
+    .bind(scope.as_str())
+    .bind(source)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A role of a tenant.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoleInfo {
+    /// Role key.
+    pub key: String,
+    /// Display name.
+    pub label: String,
+    /// Data scope.
+    pub scope: Scope,
+}
+
+/// The tenant's roles by key.
+pub async fn roles(db: &Db, tenant: &str) -> sqlx::Result<BTreeMap<String, RoleInfo>> {
+    let rows = sqlx::query("select role_key, label, scope from roles where tenant_id = $1")
+        .bind(tenant)
+        .fetch_all(db.pool())
+        .await?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let key: String = r.try_get("role_key")?;
+        let scope = Scope::parse(&r.try_get::<String, _>("scope")?).unwrap_or(Scope::Own);
+        out.insert(
+            key.clone(),
+            RoleInfo {
+                key,
+                label: r.try_get("label")?,
+                scope,
+            },
+        );
+    }
+    Ok(out)
+}

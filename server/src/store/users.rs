@@ -1,0 +1,179 @@
+//! Users, their role grants and their sessions.
+
+use sqlx::Row;
+
+use super::{new_id, now, Db, Tx};
+
+/// What login needs to know about a user.
+pub struct LoginRow {
+    /// User id.
+    pub user_id: String,
+    /// Argon2id hash in PHC format.
+    pub password_hash: String,
+    /// Locked users cannot log in.
+    pub locked: bool,
+}
+
+/// A signed-in user, as a session resolves to.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    /// Tenant.
+    pub tenant: String,
+    /// User id.
+    pub user_id: String,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Org unit code.
+    pub unit_id: String,
+    /// Org unit name.
+    pub unit_name: String,
+    /// Materialised path of the org unit.
+    pub org_path: String,
+}
+
+/// Creates a user in org unit `unit` and returns the new id.
+pub async fn create(
+    tx: &mut Tx,
+    tenant: &str,
+    username: &str,
+    display_name: &str,
+    password_hash: &str,
+    unit: &str,
+) -> sqlx::Result<String> {
+    let id = new_id();
+    sqlx::query(
+        "insert into users (tenant_id, user_id, username, display_name, password_hash, unit_id, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant)
+    .bind(&id)
+    .bind(username)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(unit)
+    .bind(now())
+    .execute(tx.conn())
+    .await?;
+    Ok(id)
+}
+
+/// Grants a role to a user (a Casbin grouping line in the tenant's domain).
+pub async fn grant_role(tx: &mut Tx, tenant: &str, user_id: &str, role: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into casbin_rule (tenant_id, ptype, v0, v1, v2, v3, source) values ($1, 'g', $2, $3, $1, '', 'admin') \
+         on conflict do nothing",
+    )
+    .bind(tenant)
+    .bind(user_id)
+    .bind(role)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Looks a user up by login name.
+pub async fn for_login(db: &Db, tenant: &str, username: &str) -> sqlx::Result<Option<LoginRow>> {
+    let row = sqlx::query(
+        "select user_id, password_hash, locked from users where tenant_id = $1 and username = $2",
+    )
+    .bind(tenant)
+    .bind(username)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(LoginRow {
+            user_id: r.try_get("user_id")?,
+            password_hash: r.try_get("password_hash")?,
+            locked: r.try_get::<i64, _>("locked")? != 0,
+        })
+    })
+    .transpose()
+}
+
+/// Counts a failed login; returns how many in a row.
+pub async fn count_failed_login(tx: &mut Tx, tenant: &str, user_id: &str) -> sqlx::Result<i64> {
+    sqlx::query("update users set failed_logins = failed_logins + 1 where tenant_id = $1 and user_id = $2 returning failed_logins")
+        .bind(tenant)
+        .bind(user_id)
+        .fetch_one(tx.conn())
+        .await?
+        .try_get("failed_logins")
+}
+
+/// Locks a user out.
+pub async fn lock(tx: &mut Tx, tenant: &str, user_id: &str) -> sqlx::Result<()> {
+    sqlx::query("update users set locked = 1 where tenant_id = $1 and user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Stores a new session (only the token's hash) and resets the failed-login count.
+pub async fn create_session(
+    tx: &mut Tx,
+    tenant: &str,
+    user_id: &str,
+    token_hash: &str,
+    expires_at: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into sessions (tenant_id, token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now())
+        .bind(expires_at)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("update users set failed_logins = 0 where tenant_id = $1 and user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Resolves a live session of an unlocked user.
+pub async fn session_user(
+    db: &Db,
+    tenant: &str,
+    token_hash: &str,
+) -> sqlx::Result<Option<SessionUser>> {
+    let row = sqlx::query(
+        "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path \
+         from sessions s \
+         join users u on u.tenant_id = s.tenant_id and u.user_id = s.user_id \
+         join org_units o on o.tenant_id = u.tenant_id and o.unit_id = u.unit_id \
+         where s.tenant_id = $1 and s.token_hash = $2 and s.expires_at > $3 and u.locked = 0",
+    )
+    .bind(tenant)
+    .bind(token_hash)
+    .bind(now())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(SessionUser {
+            tenant: tenant.to_string(),
+            user_id: r.try_get("user_id")?,
+            username: r.try_get("username")?,
+            display_name: r.try_get("display_name")?,
+            unit_id: r.try_get("unit_id")?,
+            unit_name: r.try_get("unit_name")?,
+            org_path: r.try_get("path")?,
+        })
+    })
+    .transpose()
+}
+
+/// Ends a session.
+pub async fn delete_session(tx: &mut Tx, tenant: &str, token_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where tenant_id = $1 and token_hash = $2")
+        .bind(tenant)
+        .bind(token_hash)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
