@@ -1,0 +1,88 @@
+"""Writes docs/openapi.json. Run `python3 docs/src/openapi.py` after changing an endpoint;
+the black-box test `openapi_document_lists_exactly_the_servers_routes` fails until the
+document and the server's route table agree."""
+import json, os
+
+def ref(name): return {"$ref": f"#/components/schemas/{name}"}
+def body(schema, required=True): return {"required": required, "content": {"application/json": {"schema": schema}}}
+def ok(desc, schema=None, status="200"):
+    r = {"description": desc}
+    if schema: r["content"] = {"application/json": {"schema": schema}}
+    return {status: r}
+ERR = {
+    "400": {"description": "Body or query cannot be read", "content": {"application/json": {"schema": ref("Error")}}},
+    "401": {"description": "No valid session or token", "content": {"application/json": {"schema": ref("Error")}}},
+    "403": {"description": "The user's roles do not allow this", "content": {"application/json": {"schema": ref("Error")}}},
+    "404": {"description": "Not found, or not visible to this user", "content": {"application/json": {"schema": ref("Error")}}},
+    "409": {"description": "Stale row version, or the action does not leave the current state", "content": {"application/json": {"schema": ref("Error")}}},
+    "422": {"description": "Invalid input; `fields` names every failing value by JSON pointer", "content": {"application/json": {"schema": ref("Error")}}},
+}
+def errs(*codes): return {c: ERR[c] for c in codes}
+def param(name, where="path", desc="", schema=None, required=None):
+    return {"name": name, "in": where, "required": where == "path" if required is None else required, "description": desc, "schema": schema or {"type": "string"}}
+def op(summary, responses, tag, params=None, request=None, auth=True, description=None):
+    o = {"summary": summary, "tags": [tag], "responses": responses}
+    if description: o["description"] = description
+    if params: o["parameters"] = params
+    if request: o["requestBody"] = request
+    if not auth: o["security"] = []
+    return o
+
+record = {"type": "object", "required": ["id", "form", "form_version", "state", "data", "version", "actions", "created_at", "updated_at"], "properties": {
+    "id": {"type": "string"}, "form": {"type": "string"}, "form_version": {"type": "integer"},
+    "state": {"type": "string"}, "state_label": {"type": "string"}, "data": {"type": "object"},
+    "version": {"type": "integer", "description": "Row version; send it back with PATCH"},
+    "actions": {"type": "array", "items": {"type": "string"}, "description": "Transition keys this user may fire now"},
+    "editable": {"type": "boolean"}, "owner_id": {"type": "string"}, "org_path": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}}
+user = {"type": "object", "properties": {"id": {"type": "string"}, "username": {"type": "string"}, "display_name": {"type": "string"}, "tenant": {"type": "string"},
+    "org_unit": {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "path": {"type": "string"}}},
+    "roles": {"type": "array", "items": {"type": "string"}}}}
+error = {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "fields"], "properties": {
+    "code": {"type": "string", "examples": ["invalid", "forbidden", "stale_version"]}, "message": {"type": "string"},
+    "fields": {"type": "array", "items": {"type": "object", "properties": {"pointer": {"type": "string", "examples": ["/members/1/id_number"]}, "rule": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"}}}}}}}}
+page = lambda item: {"type": "object", "properties": {"items": {"type": "array", "items": item}, "total": {"type": "integer"}, "page": {"type": "integer"}, "page_size": {"type": "integer"}}}
+
+paths = {
+  "/healthz": {"get": op("Readiness: 200 once the database answers", {"200": {"description": "ready", "content": {"text/plain": {}}}, "503": {"description": "database unavailable"}}, "system", auth=False)},
+  "/": {"get": op("Start page", {"200": {"description": "HTML", "content": {"text/html": {}}}}, "system", auth=False)},
+  "/api/v1/openapi.json": {"get": op("This document", ok("OpenAPI 3.1 document", {"type": "object"}), "system", auth=False)},
+  "/api/v1/auth/login": {"post": op("Log in", {**ok("Session created; also set as the `formwork_session` cookie", {"type": "object", "properties": {"token": {"type": "string", "description": "Send as `Authorization: Bearer TOKEN`"}, "expires_at": {"type": "string"}, "user": ref("User")}}), **errs("400", "401", "403")}, "auth",
+      request=body({"type": "object", "required": ["tenant", "username", "password"], "properties": {"tenant": {"type": "string", "examples": ["redcross"]}, "username": {"type": "string"}, "password": {"type": "string"}}}), auth=False,
+      description="Wrong tenant, user or password all answer 401. After 10 failures in a row the account is locked (403).")},
+  "/api/v1/auth/logout": {"post": op("Log out (ends this session)", {"204": {"description": "Session ended"}, **errs("401")}, "auth")},
+  "/api/v1/me": {"get": op("The signed-in user", {**ok("User", ref("User")), **errs("401")}, "auth")},
+  "/api/v1/forms": {"get": op("Forms this user may read or fill", {**ok("Forms", {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "title": {"type": "string"}, "version": {"type": "integer"}, "permissions": {"type": "array", "items": {"type": "string"}}}}}}}), **errs("401")}, "forms")},
+  "/api/v1/forms/{form}": {"get": op("A form: schema, workflow, the user's permissions and actions, its lists", {**ok("Form", {"type": "object"}), **errs("401", "404")}, "forms", [param("form", desc="Form key, e.g. fire_relief")])},
+  "/api/v1/forms/{form}/records": {"post": op("Create a record (a draft, or fire `action` at once)", {**ok("Created", ref("Record"), "201"), **errs("400", "401", "403", "404", "409", "422")}, "records", [param("form")],
+      body({"type": "object", "properties": {"data": {"type": "object"}, "action": {"type": "string", "description": "e.g. submit"}, "comment": {"type": "string"}}}))},
+  "/api/v1/records/{id}": {
+      "get": op("Read a record", {**ok("Record", ref("Record")), **errs("401", "404")}, "records", [param("id")]),
+      "patch": op("Edit a record's data (JSON merge patch); needs the row version read", {**ok("Updated", ref("Record")), **errs("400", "401", "403", "404", "409", "422")}, "records", [param("id")],
+          body({"type": "object", "required": ["version", "data"], "properties": {"version": {"type": "integer"}, "data": {"type": "object"}}}))},
+  "/api/v1/records/{id}/transitions/{action}": {"post": op("Fire a workflow transition", {**ok("Record after the transition", ref("Record")), **errs("400", "401", "403", "404", "409", "422")}, "records", [param("id"), param("action", desc="e.g. submit, approve, reject")],
+      body({"type": "object", "properties": {"comment": {"type": "string", "description": "Required where the transition says so (reject)"}, "data": {"type": "object", "description": "Fields the transition lets its actor set"}, "version": {"type": "integer"}}}, required=False))},
+  "/api/v1/records/{id}/events": {"get": op("A record's history: every create, edit and transition with actor, time and comment", {**ok("Events", {"type": "object", "properties": {"items": {"type": "array", "items": ref("Event")}}}), **errs("401", "404")}, "records", [param("id")])},
+  "/api/v1/lists/{list}": {"get": op("A page of a list, within the user's data scope, with the total count", {**ok("Page", page(ref("ListRow"))), **errs("400", "401", "403", "404", "422")}, "lists",
+      [param("list"), param("filter[FIELD]", "query", "Equality filter on a field the list declares in `filters`", required=False), param("sort", "query", "Comma-separated fields, `-` for descending", required=False),
+       param("page", "query", "From 1", {"type": "integer", "minimum": 1}, False), param("page_size", "query", "1 to 500", {"type": "integer", "minimum": 1, "maximum": 500}, False)])},
+  "/api/v1/inbox": {"get": op("Records waiting for an action this user may take (待办)", {**ok("Page", page(ref("Record"))), **errs("401")}, "lists",
+      [param("page", "query", schema={"type": "integer"}, required=False), param("page_size", "query", schema={"type": "integer"}, required=False)])},
+}
+doc = {
+  "openapi": "3.1.0",
+  "info": {"title": "Formwork API", "version": "0.1.0", "description": "Multi-tenant low-code forms and workflows. Every request after login carries `Authorization: Bearer TOKEN` (or the session cookie); the token fixes the tenant. Errors are `{error: {code, message, fields}}`."},
+  "servers": [{"url": "/"}],
+  "security": [{"bearer": []}, {"cookie": []}],
+  "paths": paths,
+  "components": {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "cookie": {"type": "apiKey", "in": "cookie", "name": "formwork_session"}},
+    "schemas": {"Record": record, "User": user, "Error": error,
+      "Event": {"type": "object", "properties": {"seq": {"type": "integer"}, "kind": {"type": "string", "enum": ["create", "update", "transition"]}, "action": {"type": ["string", "null"]}, "action_label": {"type": ["string", "null"]},
+         "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]}, "to_label": {"type": ["string", "null"]}, "actor": {"type": "object"}, "comment": {"type": ["string", "null"]}, "changes": {"type": ["object", "null"]}, "at": {"type": "string"}}},
+      "ListRow": {"type": "object", "properties": {"id": {"type": "string"}, "form": {"type": "string"}, "state": {"type": "string"}, "state_label": {"type": "string"}, "version": {"type": "integer"}, "data": {"type": "object", "description": "The list's columns only"}, "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}}},
+}
+out = os.path.join(os.path.dirname(__file__), "..", "openapi.json")
+with open(out, "w") as f:
+    json.dump(doc, f, ensure_ascii=False, indent=2)
+    f.write("\n")

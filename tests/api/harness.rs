@@ -1,0 +1,298 @@
+//! The test harness: the real server on a random port, over real HTTP.
+//!
+//! Each test gets its own database: a fresh SQLite file, or, when `TEST_DATABASE_URL` names a
+//! PostgreSQL server, a fresh database on it that is dropped when the test ends. The same
+//! tests therefore run on both databases.
+
+use formwork::startup::{App, AppState, Config};
+use formwork::store::{packs, tenants, users, Db};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Password of every demo user in tests.
+pub const PASSWORD: &str = "test-password-1";
+
+/// A running server with its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's state, for arranging what the API cannot (a second tenant) and checking effects.
+    pub state: AppState,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A PostgreSQL database made for one test, dropped with it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                sqlx::any::install_default_drivers();
+                if let Ok(mut c) = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await {
+                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&mut c)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Database URL for a new test: a SQLite file in `dir`, or a new PostgreSQL database.
+async fn database(dir: &std::path::Path) -> (String, Option<PgDatabase>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            sqlx::any::install_default_drivers();
+            let name = format!("fw_test_{}", uuid::Uuid::new_v4().simple());
+            let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("TEST_DATABASE_URL must answer");
+            sqlx::query(&format!("create database {name}"))
+                .execute(&mut c)
+                .await
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&name);
+            (url.to_string(), Some(PgDatabase { admin_url, name }))
+        }
+        _ => (
+            format!("sqlite://{}?mode=rwc", dir.join("formwork.db").display()),
+            None,
+        ),
+    }
+}
+
+impl TestApp {
+    /// Starts a server with the demo tenants (redcross, volunteer) seeded.
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg) = database(dir.path()).await;
+        let config = Config {
+            database_url,
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            demo: true,
+            demo_password: Some(PASSWORD.into()),
+            session_hours: 1,
+            max_connections: 8,
+        };
+        let app = App::build(config).await.expect("server builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder().build().expect("client");
+        TestApp {
+            base,
+            state,
+            client,
+            _dir: dir,
+            pg,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// The database, for checking effects directly.
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Logs in and returns a session; panics if the login fails.
+    pub async fn login(&self, tenant: &str, username: &str) -> Session {
+        let (status, body) = self
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                json!({"tenant": tenant, "username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {tenant}/{username}: {body}");
+        Session {
+            base: self.base.clone(),
+            client: self.client.clone(),
+            token: body["token"].as_str().map(str::to_string),
+        }
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Session {
+        Session {
+            base: self.base.clone(),
+            client: self.client.clone(),
+            token: None,
+        }
+    }
+
+    /// Creates a second tenant with the red-cross pack and one district user per given role,
+    /// the way `formwork tenant create`, `pack install` and `user create` do.
+    pub async fn tenant_with_pack(&self, tenant: &str, users_roles: &[(&str, &str)]) {
+        let db = self.db();
+        let files = formwork::seed::builtin_pack("red-cross").expect("pack shipped");
+        let pack = form_runtime::pack::Pack::load(&files).expect("pack valid");
+        let hash = formwork::password::hash(PASSWORD.into())
+            .await
+            .expect("hash");
+        let mut tx = db.begin().await.expect("tx");
+        tenants::create(&mut tx, tenant, "另一个红会", "root", "另一个红会")
+            .await
+            .expect("tenant");
+        tenants::add_unit(&mut tx, tenant, "district", "某区红会", Some("root"))
+            .await
+            .expect("unit");
+        packs::install(&mut tx, tenant, &pack, None)
+            .await
+            .expect("install");
+        for (username, role) in users_roles {
+            let unit = if *role == "admin" { "root" } else { "district" };
+            let id = users::create(&mut tx, tenant, username, username, &hash, unit)
+                .await
+                .expect("user");
+            users::grant_role(&mut tx, tenant, &id, role)
+                .await
+                .expect("grant");
+        }
+        tx.commit().await.expect("commit");
+        self.state
+            .authz
+            .reload(db, Some(tenant))
+            .await
+            .expect("reload policies");
+    }
+
+    /// Counts rows of a table for a tenant.
+    pub async fn count(&self, table: &str, tenant: &str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(&format!(
+            "select count(*) as n from {table} where tenant_id = $1"
+        ))
+        .bind(tenant)
+        .fetch_one(self.db().pool())
+        .await
+        .expect("count")
+        .try_get("n")
+        .expect("n")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // The pool must be closed before the PostgreSQL database can be dropped; `with (force)`
+        // ends any connection still open.
+        let _ = &self.pg;
+    }
+}
+
+/// A logged-in (or anonymous) client.
+#[derive(Clone)]
+pub struct Session {
+    base: String,
+    client: reqwest::Client,
+    /// The bearer token, if logged in.
+    pub token: Option<String>,
+}
+
+impl Session {
+    /// Sends a request and returns the status and the JSON body (Null when empty).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, None).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    /// PATCH with a JSON body.
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Creates a fire-relief record (optionally firing `action`), asserting 201.
+    pub async fn create(&self, data: Value, action: Option<&str>) -> Value {
+        let (s, b) = self
+            .post(
+                "/api/v1/forms/fire_relief/records",
+                json!({"data": data, "action": action}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create: {b}");
+        b
+    }
+
+    /// Fires a transition, returning status and body.
+    pub async fn fire(&self, id: &str, action: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/api/v1/records/{id}/transitions/{action}"), body)
+            .await
+    }
+}
+
+/// A complete, valid fire-relief application.
+pub fn application(name: &str) -> Value {
+    json!({
+        "applicant_name": name,
+        "id_number": "11010519491231002X",
+        "phone": "13812345678",
+        "district": "浦东新区",
+        "street": "花木街道",
+        "address": "浦东新区花木路100弄3号502室",
+        "fire_date": "2026-10-08",
+        "fire_address": "浦东新区花木路100弄3号502室",
+        "housing_type": "居住性房屋",
+        "residency_type": "户籍居民",
+        "fire_cause": "电线老化",
+        "deaths": 0,
+        "injured": 1,
+        "members": [
+            {"name": name, "relation": "本人", "id_number": "11010519491231002X", "casualty": "受伤"},
+            {"name": "李四", "relation": "配偶", "casualty": "无"}
+        ],
+        "loss_desc": "厨房及客厅家具家电烧毁",
+        "loss_amount": 52000.5,
+        "requested_amount": 10000,
+        "bank_name": "中国工商银行上海分行",
+        "bank_account": "6222021234567890128"
+    })
+}
