@@ -150,7 +150,7 @@ pub fn is_bank_card(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether `s` is a mainland China postal code: exactly 6 ASCII digits.

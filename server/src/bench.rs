@@ -312,7 +312,7 @@ fn application(n: usize) -> Value {
         "address": "某路100弄3号502室",
         "fire_date": "2026-10-08",
         "housing_type": "居住性房屋",
-        "residency_type": if n % 3 == 0 { "常住租户" } else { "户籍居民" },
+        "residency_type": if n.is_multiple_of(3) { "常住租户" } else { "户籍居民" },
         "deaths": 0,
         "injured": n % 3,
         "members": [{"name": "家属", "relation": "配偶", "casualty": "无"}],

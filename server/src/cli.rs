@@ -54,7 +54,8 @@ pub struct DbArgs {
 impl DbArgs {
     /// The database URL, creating the data directory for SQLite.
     pub fn url(&self) -> anyhow::Result<String> {
-        if let Some(url) = &self.database_url {
+        // An empty DATABASE_URL (as `DATABASE_URL= formwork serve`) means "not set".
+        if let Some(url) = self.database_url.as_ref().filter(|u| !u.trim().is_empty()) {
             return Ok(url.clone());
         }
         std::fs::create_dir_all(&self.data_dir)

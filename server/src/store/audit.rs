@@ -149,8 +149,7 @@ pub async fn verify(db: &Db, tenant: &str) -> sqlx::Result<Result<i64, i64>> {
     .fetch_all(db.pool())
     .await?;
     let mut prev = GENESIS.to_string();
-    let mut expect_seq = 1;
-    for r in &rows {
+    for (expect_seq, r) in (1..).zip(rows.iter()) {
         let seq: i64 = r.try_get("seq")?;
         let actor: Option<String> = r.try_get("actor_id")?;
         let hash: String = r.try_get("hash")?;
@@ -167,7 +166,6 @@ pub async fn verify(db: &Db, tenant: &str) -> sqlx::Result<Result<i64, i64>> {
             return Ok(Err(seq));
         }
         prev = hash;
-        expect_seq += 1;
     }
     Ok(Ok(rows.len() as i64))
 }
