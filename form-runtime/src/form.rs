@@ -186,14 +186,19 @@ impl CompiledForm {
         file: &str,
     ) -> Result<CompiledForm, Vec<PackError>> {
         let fields = Self::fields_of(&schema, file)?;
-        let mut opts = jsonschema::draft202012::options().should_validate_formats(true);
+        // An unknown format name is a typo, not an annotation: refuse it.
+        let mut opts = jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .should_ignore_unknown_formats(false);
         for (name, check) in FORMATS {
             opts = opts.with_format(*name, *check);
         }
+        // While compiling, the schema is the instance being checked: the error's instance
+        // path is the place in the pack's file.
         let validator = opts.build(&schema).map_err(|e| {
             vec![PackError::new(
                 file,
-                e.schema_path().as_str(),
+                e.instance_path().as_str(),
                 format!("not a valid JSON Schema: {e}"),
             )]
         })?;
@@ -473,6 +478,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].pointer, "/id_number");
+    }
+
+    #[test]
+    fn schema_mistakes_and_unknown_formats_are_pack_errors_in_the_file() {
+        let wf = form().workflow.clone();
+        let bad_minimum =
+            json!({"type": "object", "properties": {"n": {"type": "number", "minimum": "1"}}});
+        let errs = CompiledForm::compile("t", bad_minimum, wf.clone(), "forms/t.json").unwrap_err();
+        assert_eq!(errs[0].pointer, "/properties/n/minimum");
+        let typo =
+            json!({"type": "object", "properties": {"p": {"type": "string", "format": "moblie"}}});
+        let errs = CompiledForm::compile("t", typo, wf, "forms/t.json").unwrap_err();
+        assert!(errs[0].reason.contains("moblie"), "{errs:?}");
     }
 
     #[test]

@@ -64,6 +64,7 @@ enum Kind {
     System,
     Text,
     Number,
+    Bool,
 }
 
 /// A list checked against its form.
@@ -114,7 +115,8 @@ impl CompiledList {
         for f in fields.values() {
             let kind = match f.kind {
                 k if k.is_numeric() => Kind::Number,
-                FieldKind::String | FieldKind::Boolean => Kind::Text,
+                FieldKind::String => Kind::Text,
+                FieldKind::Boolean => Kind::Bool,
                 _ => continue, // arrays and objects are shown, not filtered or sorted
             };
             kinds.insert(f.key.clone(), kind);
@@ -205,6 +207,14 @@ impl CompiledList {
                         format!("「{v}」不是数字"),
                         format!("`{v}` is not a number"),
                     ));
+                } else if self.kinds.get(field) == Some(&Kind::Bool)
+                    && !matches!(v.as_str(), "true" | "false")
+                {
+                    errs.push(bad(
+                        k,
+                        format!("「{v}」应为 true 或 false"),
+                        format!("`{v}` must be true or false"),
+                    ));
                 } else {
                     q.filters.push((field.to_string(), v.clone()));
                 }
@@ -277,6 +287,9 @@ impl CompiledList {
                     let n = value.trim().parse::<f64>().unwrap_or(f64::NAN);
                     sql.json_number(field).push(" = ").bind_number(n);
                 }
+                Some(Kind::Bool) => {
+                    sql.json_text(field).push(" = ").bind_bool(value == "true");
+                }
                 _ => {
                     sql.json_text(field).push(" = ").bind_text(value.clone());
                 }
@@ -303,7 +316,8 @@ impl CompiledList {
     }
 
     /// Expressions worth an index for this list: each filter and the first sort key, each led
-    /// by `tenant_id, form_key` as every list query is.
+    /// by `tenant_id, form_key` as every list query is, and ending with `org_path` so the data
+    /// scope is checked inside the index.
     pub fn index_expressions(&self, dialect: Dialect) -> Vec<String> {
         let expr = |f: &str| match self.kinds.get(f) {
             Some(Kind::System) => f.to_string(),
@@ -318,10 +332,11 @@ impl CompiledList {
         for f in &self.def.filters {
             let mut cols = vec!["tenant_id".to_string(), "form_key".to_string(), expr(f)];
             cols.extend(lead_sort.clone());
+            cols.push("org_path".into());
             out.push(cols.join(", "));
         }
         if let Some(s) = lead_sort {
-            out.push(format!("tenant_id, form_key, {s}"));
+            out.push(format!("tenant_id, form_key, {s}, org_path"));
         }
         out.sort();
         out.dedup();
@@ -336,6 +351,7 @@ fn bad(param: &str, zh: String, en: String) -> FieldError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::SqlValue;
     use serde_json::json;
 
     fn list() -> CompiledList {
@@ -410,6 +426,33 @@ mod tests {
                 "/query/sort"
             ]
         );
+    }
+
+    #[test]
+    fn boolean_filters_bind_what_each_dialect_reads_from_json() {
+        let mut fields = BTreeMap::new();
+        fields.insert(
+            "urgent".to_string(),
+            Field {
+                key: "urgent".into(),
+                label: "urgent".into(),
+                kind: FieldKind::Boolean,
+            },
+        );
+        let def: ListDef = serde_json::from_value(json!({"label": "l", "form": "f", "columns": [{"field": "urgent"}], "filters": ["urgent"]})).unwrap();
+        let l = CompiledList::check("l", def, &fields, "lists/l.json").unwrap();
+        let q = l
+            .parse_query(&pairs(&[("filter[urgent]", "true")]))
+            .unwrap();
+        for (dialect, want) in [
+            (Dialect::Sqlite, SqlValue::Int(1)),
+            (Dialect::Postgres, SqlValue::Text("true".into())),
+        ] {
+            let mut sql = Sql::new(dialect);
+            l.push_filters(&q, &mut sql);
+            assert_eq!(sql.params, [want]);
+        }
+        assert!(l.parse_query(&pairs(&[("filter[urgent]", "yes")])).is_err());
     }
 
     #[test]

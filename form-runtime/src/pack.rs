@@ -26,6 +26,9 @@ use crate::list::{CompiledList, ListDef};
 use crate::roles::{RoleDef, RolesFile, FORM_ACTIONS};
 use crate::workflow::{Workflow, WorkflowDef};
 
+/// The role every tenant has; packs may not define it.
+pub const BUILTIN_ADMIN: &str = "admin";
+
 /// `pack.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,6 +258,13 @@ impl Pack {
         }
 
         for (rk, role) in &roles {
+            if rk == BUILTIN_ADMIN {
+                errs.push(PackError::new(
+                    "roles.toml",
+                    format!("/roles/{rk}"),
+                    "`admin` is built into every tenant; a pack cannot redefine it",
+                ));
+            }
             if !is_key(rk) {
                 errs.push(PackError::new(
                     "roles.toml",
@@ -319,12 +329,21 @@ impl Pack {
         let mut out = BTreeSet::new();
         for (role, def) in &self.roles {
             for (form, actions) in &def.grants {
-                for a in actions {
-                    out.insert(Policy {
-                        role: role.clone(),
-                        object: form.clone(),
-                        action: a.clone(),
-                    });
+                // `*` means every form of *this* pack; expanded here so it cannot reach the
+                // forms of other packs installed in the same tenant.
+                let forms: Vec<&String> = if form == "*" {
+                    self.forms.keys().collect()
+                } else {
+                    vec![form]
+                };
+                for f in forms {
+                    for a in actions {
+                        out.insert(Policy {
+                            role: role.clone(),
+                            object: f.clone(),
+                            action: a.clone(),
+                        });
+                    }
                 }
             }
         }

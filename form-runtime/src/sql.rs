@@ -75,6 +75,15 @@ impl Sql {
         }
     }
 
+    /// Appends a placeholder for a boolean compared with `data->>'field'`, which reads a JSON
+    /// boolean as 1/0 on SQLite and as the text `true`/`false` on PostgreSQL.
+    pub fn bind_bool(&mut self, v: bool) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.bind(SqlValue::Int(i64::from(v))),
+            Dialect::Postgres => self.bind(SqlValue::Text(v.to_string())),
+        }
+    }
+
     /// Appends the expression reading a top-level JSON field of `records.data` as text.
     /// `key` must be a checked key.
     pub fn json_text(&mut self, key: &str) -> &mut Self {

@@ -122,9 +122,13 @@ create table records (
     updated_at    text not null,
     constraint records_pkey primary key (tenant_id, record_id)
 );
-create index records_form_state_idx on records (tenant_id, form_key, state);
-create index records_form_created_idx on records (tenant_id, form_key, created_at);
-create index records_org_path_idx on records (tenant_id, org_path);
+-- Lists and inboxes always filter by tenant, form and the viewer's scope, and sort. The
+-- scope column (org_path) trails each index so the scope is checked inside the index scan:
+-- a district's newest page reads ~50 index entries instead of sorting the whole district.
+-- A separate (tenant_id, form_key, org_path) index would lure the planner into exactly
+-- that sort. Pack installs add expression indexes per list filter in the same shape.
+create index records_form_created_idx on records (tenant_id, form_key, created_at, record_id, org_path);
+create index records_form_state_idx on records (tenant_id, form_key, state, updated_at, org_path);
 
 -- Every create, edit and transition of a record: who, when, from, to, comment, changes.
 create table record_events (
