@@ -36,6 +36,20 @@ impl Catalog {
         form: &str,
         version: Option<i64>,
     ) -> anyhow::Result<Option<Arc<CompiledForm>>> {
+        Ok(self
+            .versioned(db, tenant, form, version)
+            .await?
+            .map(|(_, f)| f))
+    }
+
+    /// Like [`Catalog::form`], with the version that was found; new records take this one.
+    pub async fn versioned(
+        &self,
+        db: &Db,
+        tenant: &str,
+        form: &str,
+        version: Option<i64>,
+    ) -> anyhow::Result<Option<(i64, Arc<CompiledForm>)>> {
         let version = match version {
             Some(v) => Some(v),
             None => read(&self.latest)
@@ -44,7 +58,7 @@ impl Catalog {
         };
         if let Some(v) = version {
             if let Some(f) = read(&self.forms).get(&(tenant.to_string(), form.to_string(), v)) {
-                return Ok(Some(f.clone()));
+                return Ok(Some((v, f.clone())));
             }
         }
         let Some((v, def)) = packs::form_version(db, tenant, form, version).await? else {
@@ -58,7 +72,7 @@ impl Catalog {
         if version.is_none() {
             write(&self.latest).insert((tenant.to_string(), form.to_string()), v);
         }
-        Ok(Some(compiled))
+        Ok(Some((v, compiled)))
     }
 
     /// A list with the latest version of its form.

@@ -8,3 +8,4 @@ mod lists;
 mod openapi;
 mod tenancy;
 mod validation;
+mod versions;

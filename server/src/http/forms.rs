@@ -43,18 +43,15 @@ pub async fn get_form(
     Path(key): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let not_found = || ApiError::NotFound("表单不存在".into());
-    let form = app
+    let (version, form) = app
         .catalog
-        .form(&app.db, actor.tenant(), &key, None)
+        .versioned(&app.db, actor.tenant(), &key, None)
         .await?
         .ok_or_else(not_found)?;
     let perms = permissions(&app, &actor, &key).await;
     if !perms.contains(&"read") && !perms.contains(&"create") {
         return Err(not_found());
     }
-    let version = packs::form_version(&app.db, actor.tenant(), &key, None)
-        .await?
-        .map_or(1, |(v, _)| v);
     let mut actions: Vec<String> = perms.iter().map(|p| p.to_string()).collect();
     for t in &form.workflow.def.transitions {
         if t.roles.iter().any(|r| actor.roles.contains(r))

@@ -195,9 +195,9 @@ pub async fn create_record(
     Body(req): Body<CreateRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let tenant = actor.tenant().to_string();
-    let form = app
+    let (form_version, form) = app
         .catalog
-        .form(&app.db, &tenant, &form_key, None)
+        .versioned(&app.db, &tenant, &form_key, None)
         .await?
         .ok_or_else(|| ApiError::NotFound("表单不存在".into()))?;
     let initial = form.workflow.def.initial.clone();
@@ -232,7 +232,7 @@ pub async fn create_record(
     let record = RecordRow {
         id: new_id(),
         form_key: form.key.clone(),
-        form_version: form_version(&app, &tenant, &form.key).await?,
+        form_version,
         state: state.clone(),
         data,
         owner_id: actor.user.user_id.clone(),
@@ -282,14 +282,6 @@ pub async fn create_record(
         StatusCode::CREATED,
         Json(view(&app, &actor, &form, &record).await),
     ))
-}
-
-async fn form_version(app: &AppState, tenant: &str, form: &str) -> ApiResult<i64> {
-    Ok(
-        crate::store::packs::form_version(&app.db, tenant, form, None)
-            .await?
-            .map_or(1, |(v, _)| v),
-    )
 }
 
 /// Handles `GET /api/v1/records/{id}`.
