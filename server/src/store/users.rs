@@ -112,7 +112,8 @@ pub async fn lock(tx: &mut Tx, tenant: &str, user_id: &str) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Stores a new session (only the token's hash) and resets the failed-login count.
+/// Stores a new session (only the token's hash), drops the user's expired sessions and resets
+/// the failed-login count.
 pub async fn create_session(
     tx: &mut Tx,
     tenant: &str,
@@ -126,6 +127,12 @@ pub async fn create_session(
         .bind(user_id)
         .bind(now())
         .bind(expires_at)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("delete from sessions where tenant_id = $1 and user_id = $2 and expires_at <= $3")
+        .bind(tenant)
+        .bind(user_id)
+        .bind(now())
         .execute(tx.conn())
         .await?;
     sqlx::query("update users set failed_logins = 0 where tenant_id = $1 and user_id = $2")
