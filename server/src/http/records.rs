@@ -301,7 +301,6 @@ pub async fn patch_record(
     Path(id): Path<String>,
     Body(req): Body<PatchRequest>,
 ) -> ApiResult<Json<Value>> {
-    let tenant = actor.tenant().to_string();
     let (row, form, _) = visible(&app, &actor, &id).await?;
     let rule = form.workflow.edit_rule(&row.state, &actor.roles);
     if rule.is_none() || !actor.may(&app, &form.key, "update").await {
@@ -313,50 +312,95 @@ pub async fn patch_record(
     if req.version != row.version {
         return Err(stale());
     }
-    let patch = object(req.data)?;
-    check_writable(
-        patch.keys().cloned(),
-        rule.and_then(|r| r.fields.as_deref()),
-        &form,
-    )?;
+    let state = row.state.clone();
+    let change = Change {
+        patch: req.data,
+        allowed: rule.and_then(|r| r.fields.as_deref()),
+        to_state: &state,
+        action: None,
+        comment: None,
+    };
+    let updated = apply(&app, &actor, &form, row, change).await?;
+    Ok(Json(view(&app, &actor, &form, &updated).await))
+}
+
+/// One change to an existing record: a merge patch limited to `allowed` fields (None: any),
+/// and the state it ends in; `action` is set when a transition makes the change.
+struct Change<'a> {
+    patch: Value,
+    allowed: Option<&'a [String]>,
+    to_state: &'a str,
+    action: Option<&'a str>,
+    comment: Option<&'a str>,
+}
+
+/// Applies a change: checks and validates it, then writes the record (if its row version is
+/// still the one read), its event and the audit entry in one transaction.
+async fn apply(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    row: RecordRow,
+    c: Change<'_>,
+) -> ApiResult<RecordRow> {
+    let tenant = actor.tenant();
+    let patch = object(c.patch)?;
+    check_writable(patch.keys().cloned(), c.allowed, form)?;
     let mut data = row.data.clone();
     merge_patch(&mut data, &Value::Object(patch));
-    validate(&form, &row.state, &data)?;
+    validate(form, c.to_state, &data)?;
     let changes = diff(&row.data, &data);
+    let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
     let at = now();
     let uid = actor.user.user_id.as_str();
     let mut tx = app.db.begin().await?;
-    if !records::update(&mut tx, &tenant, &id, row.version, &row.state, &data, &at).await? {
+    if !records::update(
+        &mut tx,
+        tenant,
+        &row.id,
+        row.version,
+        c.to_state,
+        &data,
+        &at,
+    )
+    .await?
+    {
         return Err(stale());
     }
     let ev = NewEvent {
-        kind: "update",
-        action: None,
+        kind: if c.action.is_some() {
+            "transition"
+        } else {
+            "update"
+        },
+        action: c.action,
         from_state: Some(&row.state),
-        to_state: Some(&row.state),
+        to_state: Some(c.to_state),
         actor_id: uid,
-        comment: None,
-        changes: Some(&changes),
+        comment: c.comment,
+        changes: changes.as_ref(),
         at: &at,
     };
-    records::add_event(&mut tx, &tenant, &id, &ev).await?;
-    audit::append(
-        &mut tx,
-        &tenant,
-        Some(uid),
-        "record.update",
-        &id,
-        &json!({"fields": changes.as_object().map(|m| m.keys().collect::<Vec<_>>())}),
-    )
-    .await?;
+    records::add_event(&mut tx, tenant, &row.id, &ev).await?;
+    let what = c.action.map_or_else(
+        || "record.update".to_string(),
+        |a| format!("record.transition.{a}"),
+    );
+    let fields: Vec<&String> = changes
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|m| m.keys())
+        .collect();
+    let detail = json!({"from": row.state, "to": c.to_state, "fields": fields});
+    audit::append(&mut tx, tenant, Some(uid), &what, &row.id, &detail).await?;
     tx.commit().await?;
-    let updated = RecordRow {
+    Ok(RecordRow {
         data,
+        state: c.to_state.to_string(),
         version: row.version + 1,
         updated_at: at,
         ..row
-    };
-    Ok(Json(view(&app, &actor, &form, &updated).await))
+    })
 }
 
 fn stale() -> ApiError {
@@ -380,7 +424,6 @@ pub async fn fire_transition(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
     };
-    let tenant = actor.tenant().to_string();
     let (row, form, _) = visible(&app, &actor, &id).await?;
     if req.version.is_some_and(|v| v != row.version) {
         return Err(stale());
@@ -396,47 +439,14 @@ pub async fn fire_transition(
         .transition(&row.state, &action)
         .map(|t| t.fields.clone())
         .unwrap_or_default();
-    let patch = object(req.data.unwrap_or(Value::Null))?;
-    check_writable(patch.keys().cloned(), Some(&allowed), &form)?;
-    let mut data = row.data.clone();
-    merge_patch(&mut data, &Value::Object(patch));
-    validate(&form, &plan.to, &data)?;
-    let changes = diff(&row.data, &data);
-    let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
-    let at = now();
-    let uid = actor.user.user_id.as_str();
-    let mut tx = app.db.begin().await?;
-    if !records::update(&mut tx, &tenant, &id, row.version, &plan.to, &data, &at).await? {
-        return Err(stale());
-    }
-    let ev = NewEvent {
-        kind: "transition",
+    let change = Change {
+        patch: req.data.unwrap_or(Value::Null),
+        allowed: Some(&allowed),
+        to_state: &plan.to,
         action: Some(&plan.action),
-        from_state: Some(&plan.from),
-        to_state: Some(&plan.to),
-        actor_id: uid,
         comment: plan.comment.as_deref(),
-        changes: changes.as_ref(),
-        at: &at,
     };
-    records::add_event(&mut tx, &tenant, &id, &ev).await?;
-    audit::append(
-        &mut tx,
-        &tenant,
-        Some(uid),
-        &format!("record.transition.{action}"),
-        &id,
-        &json!({"from": plan.from, "to": plan.to}),
-    )
-    .await?;
-    tx.commit().await?;
-    let updated = RecordRow {
-        data,
-        state: plan.to.clone(),
-        version: row.version + 1,
-        updated_at: at,
-        ..row
-    };
+    let updated = apply(&app, &actor, &form, row, change).await?;
     Ok(Json(view(&app, &actor, &form, &updated).await))
 }
 

@@ -287,30 +287,8 @@ pub async fn list(
         .predicate(&mut filter, &viewer.user_id, &viewer.org_path);
     list.push_filters(q, &mut filter);
 
-    let total: i64 = bind_all(
-        sqlx::query(&format!("select count(*) as n{}", filter.text)),
-        &filter.params,
-    )
-    .fetch_one(db.pool())
-    .await?
-    .try_get("n")?;
-    let offset = i64::from(q.page.saturating_sub(1)) * i64::from(q.page_size);
-    let page_sql = format!(
-        "select {}{} order by {} limit {} offset {}",
-        columns(db.dialect()),
-        filter.text,
-        list.order_by(q, db.dialect()),
-        q.page_size,
-        offset
-    );
-    let rows = bind_all(sqlx::query(&page_sql), &filter.params)
-        .fetch_all(db.pool())
-        .await?;
-    let records = rows
-        .iter()
-        .map(row_to_record)
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((records, total))
+    let order = list.order_by(q, db.dialect());
+    page(db, &filter, &order, q.page, q.page_size).await
 }
 
 /// One form's part of an inbox: records of `form` in any of `states`, seen through `viewer`.
@@ -328,7 +306,7 @@ pub async fn inbox(
     db: &Db,
     tenant: &str,
     parts: &[InboxPart],
-    page: u32,
+    page_no: u32,
     page_size: u32,
 ) -> anyhow::Result<(Vec<RecordRow>, i64)> {
     if parts.iter().all(|p| p.states.is_empty()) {
@@ -362,16 +340,32 @@ pub async fn inbox(
         filter.push(")");
     }
     filter.push(")");
-    let total: i64 = bind_all(
-        sqlx::query(&format!("select count(*) as n{}", filter.text)),
-        &filter.params,
+    page(
+        db,
+        &filter,
+        "updated_at asc, record_id asc",
+        page_no,
+        page_size,
     )
-    .fetch_one(db.pool())
-    .await?
-    .try_get("n")?;
+    .await
+}
+
+/// Counts the rows `filter` (a `from … where …` clause) selects, and reads one page of them.
+async fn page(
+    db: &Db,
+    filter: &Sql,
+    order: &str,
+    page: u32,
+    page_size: u32,
+) -> anyhow::Result<(Vec<RecordRow>, i64)> {
+    let count = format!("select count(*) as n{}", filter.text);
+    let total: i64 = bind_all(sqlx::query(&count), &filter.params)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
     let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
     let sql = format!(
-        "select {}{} order by updated_at asc, record_id asc limit {page_size} offset {offset}",
+        "select {}{} order by {order} limit {page_size} offset {offset}",
         columns(db.dialect()),
         filter.text
     );
