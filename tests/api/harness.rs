@@ -141,9 +141,24 @@ impl TestApp {
     /// Creates a second tenant with the red-cross pack and one district user per given role,
     /// the way `formwork tenant create`, `pack install` and `user create` do.
     pub async fn tenant_with_pack(&self, tenant: &str, users_roles: &[(&str, &str)]) {
-        let db = self.db();
         let files = formwork::seed::builtin_pack("red-cross").expect("pack shipped");
-        let pack = form_runtime::pack::Pack::load(&files).expect("pack valid");
+        let users: Vec<(&str, &str, &str)> = users_roles
+            .iter()
+            .map(|(u, r)| (*u, if *r == "admin" { "root" } else { "district" }, *r))
+            .collect();
+        self.tenant_with_files(tenant, &files, &users).await;
+    }
+
+    /// Creates a tenant with org units `root` → `district` → `street`, installs `files` as its
+    /// pack and creates users as (username, unit, role); the server sees them at once.
+    pub async fn tenant_with_files(
+        &self,
+        tenant: &str,
+        files: &form_runtime::pack::PackFiles,
+        users: &[(&str, &str, &str)],
+    ) {
+        let db = self.db();
+        let pack = form_runtime::pack::Pack::load(files).expect("pack valid");
         let hash = formwork::password::hash(PASSWORD.into())
             .await
             .expect("hash");
@@ -154,11 +169,13 @@ impl TestApp {
         tenants::add_unit(&mut tx, tenant, "district", "某区红会", Some("root"))
             .await
             .expect("unit");
+        tenants::add_unit(&mut tx, tenant, "street", "某街道红会", Some("district"))
+            .await
+            .expect("unit");
         packs::install(&mut tx, tenant, &pack, None)
             .await
             .expect("install");
-        for (username, role) in users_roles {
-            let unit = if *role == "admin" { "root" } else { "district" };
+        for (username, unit, role) in users {
             let id = users::create(&mut tx, tenant, username, username, &hash, unit)
                 .await
                 .expect("user");

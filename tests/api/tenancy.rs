@@ -195,3 +195,65 @@ async fn requests_without_a_session_get_401() {
         assert_eq!(body["error"]["code"], "unauthorized");
     }
 }
+
+#[tokio::test]
+async fn own_and_org_scopes_limit_reads_lists_and_inbox() {
+    let app = TestApp::spawn().await;
+    // The same pack, but filers see only their own records and the district reviewer only
+    // their own unit, not the street below it.
+    let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
+    let roles = String::from_utf8(files.0["roles.toml"].clone()).unwrap();
+    let roles = roles
+        .replacen("scope = \"org_tree\"", "scope = \"own\"", 1)
+        .replacen("scope = \"org_tree\"", "scope = \"org\"", 1);
+    files.0.insert("roles.toml".into(), roles.into_bytes());
+    app.tenant_with_files(
+        "scoped",
+        &files,
+        &[
+            ("filer_a", "district", "district_staff"),
+            ("filer_b", "district", "district_staff"),
+            ("street_filer", "street", "district_staff"),
+            ("unit_rev", "district", "district_reviewer"),
+        ],
+    )
+    .await;
+    let a = app.login("scoped", "filer_a").await;
+    let b = app.login("scoped", "filer_b").await;
+    let street = app.login("scoped", "street_filer").await;
+    let rev = app.login("scoped", "unit_rev").await;
+    let ra = a.create(application("甲"), Some("submit")).await;
+    let rb = b.create(application("乙"), Some("submit")).await;
+    let rs = street.create(application("街道"), Some("submit")).await;
+    let id = |r: &serde_json::Value| r["id"].as_str().unwrap().to_string();
+
+    // own: a filer reads and lists only their own record.
+    assert_eq!(
+        a.get(&format!("/api/v1/records/{}", id(&rb))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, list) = a.get("/api/v1/lists/fire_relief_all").await;
+    assert_eq!(
+        (list["total"].as_i64(), list["items"][0]["id"].as_str()),
+        (Some(1), Some(id(&ra).as_str()))
+    );
+
+    // org: the unit's reviewer sees both district records but not the street's.
+    let (_, list) = rev.get("/api/v1/lists/fire_relief_all").await;
+    let mut seen: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    seen.sort();
+    let mut want = vec![id(&ra), id(&rb)];
+    want.sort();
+    assert_eq!(seen, want);
+    assert_eq!(
+        rev.get(&format!("/api/v1/records/{}", id(&rs))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, inbox) = rev.get("/api/v1/inbox").await;
+    assert_eq!(inbox["total"], 2);
+}
