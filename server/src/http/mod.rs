@@ -5,6 +5,7 @@
 //! `docs/openapi.json`, so the document cannot silently miss an endpoint.
 
 pub mod auth;
+pub mod data;
 pub mod error;
 pub mod extract;
 pub mod forms;

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use form_runtime::form::{escape, CompiledForm, Completeness};
+use form_runtime::form::{escape, CompiledForm};
 use form_runtime::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::data;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Actor, Body};
 use crate::startup::AppState;
@@ -110,16 +111,6 @@ fn check_writable(
     } else {
         Err(ApiError::Invalid(errs))
     }
-}
-
-fn validate(form: &CompiledForm, state: &str, data: &Value) -> ApiResult<()> {
-    let complete = form.workflow.state(state).is_none_or(|s| s.complete);
-    let c = if complete {
-        Completeness::Complete
-    } else {
-        Completeness::Draft
-    };
-    form.validate(data, c).map_err(ApiError::Invalid)
 }
 
 /// `{field: [old, new]}` for every top-level field that changed.
@@ -226,7 +217,7 @@ pub async fn create_record(
         }
     };
     let state = plan.as_ref().map_or(initial.clone(), |p| p.to.clone());
-    validate(&form, &state, &data)?;
+    let data = data::accept(&app, &actor, &form, &state, data).await?;
 
     let at = now();
     let record = RecordRow {
@@ -348,7 +339,7 @@ async fn apply(
     check_writable(patch.keys().cloned(), c.allowed, form)?;
     let mut data = row.data.clone();
     merge_patch(&mut data, &Value::Object(patch));
-    validate(form, c.to_state, &data)?;
+    let data = data::accept(app, actor, form, c.to_state, data).await?;
     let changes = diff(&row.data, &data);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
     let at = now();
