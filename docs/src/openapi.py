@@ -16,6 +16,8 @@ ERR = {
     "404": {"description": "Not found, or not visible to this user", "content": {"application/json": {"schema": ref("Error")}}},
     "409": {"description": "Stale row version, or the action does not leave the current state", "content": {"application/json": {"schema": ref("Error")}}},
     "422": {"description": "Invalid input; `fields` names every failing value by JSON pointer", "content": {"application/json": {"schema": ref("Error")}}},
+    "413": {"description": "The file is larger than the field's `max_size` (code `too_large`); nothing is stored", "content": {"application/json": {"schema": ref("Error")}}},
+    "415": {"description": "The file's content is not one of the field's types (code `unsupported_type`); nothing is stored", "content": {"application/json": {"schema": ref("Error")}}},
 }
 def errs(*codes): return {c: ERR[c] for c in codes}
 def param(name, where="path", desc="", schema=None, required=None):
@@ -41,6 +43,12 @@ user = {"type": "object", "properties": {"id": {"type": "string"}, "username": {
 error = {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "fields"], "properties": {
     "code": {"type": "string", "examples": ["invalid", "forbidden", "stale_version"]}, "message": {"type": "string"},
     "fields": {"type": "array", "items": {"type": "object", "properties": {"pointer": {"type": "string", "examples": ["/members/1/id_number"]}, "rule": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"}}}}}}}}
+attachment = {"type": "object", "required": ["id", "name", "size", "content_type", "sha256", "form", "field", "created_at"], "properties": {
+    "id": {"type": "string", "format": "uuid"}, "name": {"type": "string", "description": "File name as uploaded, without folders"},
+    "size": {"type": "integer", "description": "Bytes"}, "content_type": {"type": "string", "description": "Detected from the content", "examples": ["application/pdf"]},
+    "sha256": {"type": "string", "description": "SHA-256 of the content, hex"}, "form": {"type": "string"}, "field": {"type": "string"},
+    "record_id": {"type": ["string", "null"], "description": "The record that holds it; null until one does"}, "uploaded_by": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"}}}
 page = lambda item: {"type": "object", "properties": {"items": {"type": "array", "items": item}, "total": {"type": "integer"}, "page": {"type": "integer"}, "page_size": {"type": "integer"}}}
 
 paths = {
@@ -66,6 +74,15 @@ paths = {
   "/api/v1/lists/{list}": {"get": op("A page of a list, within the user's data scope, with the total count", {**ok("Page", page(ref("ListRow"))), **errs("400", "401", "403", "404", "422")}, "lists",
       [param("list"), param("filter[FIELD]", "query", "Equality filter on a field the list declares in `filters`", required=False), param("sort", "query", "Comma-separated fields, `-` for descending", required=False),
        param("page", "query", "From 1", {"type": "integer", "minimum": 1}, False), param("page_size", "query", "1 to 500", {"type": "integer", "minimum": 1, "maximum": 500}, False)])},
+  "/api/v1/forms/{form}/fields/{field}/attachments": {"post": op("Upload a file for an attachment field; put the returned id into the record's field", {**ok("Stored", ref("Attachment"), "201"), **errs("401", "403", "404", "413", "415")}, "attachments",
+      [param("form"), param("field", desc="An attachment field of the form (`x-attachment`), e.g. certificates"), param("name", "query", "File name; or send `X-File-Name` (percent-encoded UTF-8) or `Content-Disposition`", required=False)],
+      {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+      description="The body is the raw file. Its type is decided by its content, not by its name or the request's Content-Type. Needs `create` or `update` on the form. Until a record is saved with its id, only the uploader sees it.")},
+  "/api/v1/attachments/{id}": {
+      "get": op("Download a file (Content-Disposition: attachment)", {"200": {"description": "The file, with the content type detected at upload", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}, **errs("401", "404")}, "attachments", [param("id")],
+          description="Allowed to the uploader while the attachment belongs to no record, then to everyone who may read the record. Anyone else gets 404."),
+      "delete": op("Delete an attachment that no record holds yet (uploader only)", {"204": {"description": "Deleted with its file"}, **errs("401", "404", "409")}, "attachments", [param("id")])},
+  "/api/v1/attachments/{id}/meta": {"get": op("An attachment's metadata", {**ok("Attachment", ref("Attachment")), **errs("401", "404")}, "attachments", [param("id")])},
   "/api/v1/inbox": {"get": op("Records waiting for an action this user may take (待办)", {**ok("Page", page(ref("Record"))), **errs("401")}, "lists",
       [param("page", "query", schema={"type": "integer"}, required=False), param("page_size", "query", schema={"type": "integer"}, required=False)])},
 }
@@ -77,7 +94,7 @@ doc = {
   "paths": paths,
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "cookie": {"type": "apiKey", "in": "cookie", "name": "formwork_session"}},
-    "schemas": {"Record": record, "User": user, "Error": error,
+    "schemas": {"Record": record, "User": user, "Error": error, "Attachment": attachment,
       "Event": {"type": "object", "properties": {"seq": {"type": "integer"}, "kind": {"type": "string", "enum": ["create", "update", "transition"]}, "action": {"type": ["string", "null"]}, "action_label": {"type": ["string", "null"]},
          "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]}, "to_label": {"type": ["string", "null"]}, "actor": {"type": "object"}, "comment": {"type": ["string", "null"]}, "changes": {"type": ["object", "null"]}, "at": {"type": "string"}}},
       "ListRow": {"type": "object", "properties": {"id": {"type": "string"}, "form": {"type": "string"}, "state": {"type": "string"}, "state_label": {"type": "string"}, "version": {"type": "integer"}, "data": {"type": "object", "description": "The list's columns only"}, "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}}},

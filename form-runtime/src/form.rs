@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::error::{FieldError, PackError};
 use crate::formats::FORMATS;
 use crate::key::is_key;
+use crate::rules::{Catalogue, Rules};
 use crate::workflow::Workflow;
 
 /// The JSON type of a top-level field, which decides how lists filter and sort it.
@@ -70,6 +71,8 @@ pub struct CompiledForm {
     pub workflow: Arc<Workflow>,
     /// Top-level fields, by key.
     pub fields: BTreeMap<String, Field>,
+    /// The `x-` rules of its properties.
+    pub rules: Rules,
     validator: jsonschema::Validator,
 }
 
@@ -179,10 +182,16 @@ impl CompiledForm {
     }
 
     /// Compiles a form schema with its workflow. `file` is used in error reports.
-    pub fn compile(
+    pub fn compile(key: &str, schema: Value, workflow: Arc<Workflow>, file: &str) -> Result<CompiledForm, Vec<PackError>> {
+        Self::compile_with(key, schema, workflow, &BTreeMap::new(), file)
+    }
+
+    /// Compiles a form schema with its workflow and the catalogues its options come from.
+    pub fn compile_with(
         key: &str,
         schema: Value,
         workflow: Arc<Workflow>,
+        catalogues: &BTreeMap<String, Catalogue>,
         file: &str,
     ) -> Result<CompiledForm, Vec<PackError>> {
         let fields = Self::fields_of(&schema, file)?;
@@ -202,6 +211,7 @@ impl CompiledForm {
                 format!("not a valid JSON Schema: {e}"),
             )]
         })?;
+        let rules = Rules::compile(&schema, catalogues, file)?;
         let title = schema
             .get("title")
             .and_then(Value::as_str)
@@ -213,8 +223,34 @@ impl CompiledForm {
             schema,
             workflow,
             fields,
+            rules,
             validator,
         })
+    }
+
+    /// Takes data on its way to being stored: rich text sanitised, computed values
+    /// recomputed (whatever the client sent), hidden fields dropped, then everything checked.
+    /// Returns the data to store, or every failing value by JSON pointer.
+    pub fn accept(&self, data: Value, completeness: Completeness) -> Result<Value, Vec<FieldError>> {
+        let (data, hidden) = self.rules.transform(data).map_err(|mut e| {
+            self.rules.override_messages(&mut e);
+            e
+        })?;
+        let mut errs: Vec<FieldError> = self
+            .validator
+            .iter_errors(&data)
+            .filter_map(|e| field_error(&self.schema, &e, completeness))
+            .filter(|e| !(e.rule == "required" && hidden.contains(&e.pointer)))
+            .collect();
+        errs.extend(self.rules.check(&data, completeness == Completeness::Complete));
+        errs.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+        errs.dedup_by(|a, b| a.pointer == b.pointer && a.rule == b.rule);
+        self.rules.override_messages(&mut errs);
+        if errs.is_empty() {
+            Ok(data)
+        } else {
+            Err(errs)
+        }
     }
 
     /// Validates record data; every failing value is reported with its JSON pointer.
@@ -297,6 +333,18 @@ fn field_error(
                 format!("{label}: {en}"),
             )
         }
+        K::Constant { expected_value } if **expected_value == Value::Bool(true) => (
+            at,
+            "const",
+            format!("请阅读并勾选「{label}」"),
+            format!("{label} must be accepted"),
+        ),
+        K::Constant { expected_value } => (
+            at,
+            "const",
+            format!("{label}必须为 {expected_value}"),
+            format!("{label} must be {expected_value}"),
+        ),
         K::Enum { .. } => (
             at,
             "enum",

@@ -5,14 +5,18 @@
 //! ([`scope`]). Lists and scopes compile to SQL text for a named dialect ([`sql`]); running
 //! it is the server's business.
 
+pub mod attachment;
 pub mod error;
+pub mod expr;
 pub mod form;
 pub mod formats;
 pub mod key;
 pub mod list;
 pub mod pack;
+pub mod rules;
 pub mod roles;
 pub mod scope;
+pub mod sensitive;
 pub mod sql;
 pub mod workflow;
 

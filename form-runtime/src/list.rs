@@ -2,7 +2,9 @@
 //!
 //! A request (`filter[district]=浦东新区&sort=-loss_amount&page=2`) is parsed against the
 //! list definition into a [`ListQuery`]; only declared filters and sortable columns are
-//! accepted, so a list never runs a query its indexes were not built for.
+//! accepted, so a list never runs a query its indexes were not built for. A filter on a
+//! sensitive field (`x-sensitive`) compares the field's blind index, never its value, and
+//! such a field cannot be sorted.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, PackError, Result};
 use crate::form::{Field, FieldKind};
+use crate::sensitive::sensitive_fields;
 use crate::sql::{json_number_expr, json_text_expr, Dialect, Sql};
 
 /// Largest page a client may ask for.
@@ -65,6 +68,8 @@ enum Kind {
     Text,
     Number,
     Bool,
+    /// Stored sealed: compared by blind index (`data->'f'->>'bi'`), never sorted.
+    Sensitive,
 }
 
 /// A list checked against its form.
@@ -169,9 +174,63 @@ impl CompiledList {
         }
     }
 
-    /// Fields a user may sort by: the columns, plus the default sort keys.
+    /// Checks a list against its form's fields and schema: like [`CompiledList::check`], and
+    /// filters on the form's top-level sensitive fields compare blind indexes; the default
+    /// sort may not name a sensitive field.
+    pub fn check_form(
+        key: &str,
+        def: ListDef,
+        fields: &BTreeMap<String, Field>,
+        schema: &serde_json::Value,
+        file: &str,
+    ) -> std::result::Result<Self, Vec<PackError>> {
+        let sensitive: Vec<String> = sensitive_fields(schema)
+            .iter()
+            .filter_map(|p| p.top_level().map(str::to_string))
+            .collect();
+        let mut errs: Vec<PackError> = def
+            .sort
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| sensitive.iter().any(|f| f == s.trim_start_matches('-')))
+            .map(|(i, s)| {
+                PackError::new(
+                    file,
+                    format!("/sort/{i}"),
+                    format!(
+                        "`{}` is sensitive (x-sensitive): it is stored encrypted and cannot be sorted",
+                        s.trim_start_matches('-')
+                    ),
+                )
+            })
+            .collect();
+        match Self::check(key, def, fields, file) {
+            Ok(mut list) if errs.is_empty() => {
+                for f in sensitive {
+                    if let Some(k) = list.kinds.get_mut(&f) {
+                        *k = Kind::Sensitive;
+                    }
+                }
+                Ok(list)
+            }
+            Ok(_) => Err(errs),
+            Err(mut e) => {
+                e.append(&mut errs);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether filters on `field` compare a blind index: the caller passes the value's
+    /// blind index, not the value, as the filter value.
+    pub fn is_sensitive(&self, field: &str) -> bool {
+        self.kinds.get(field) == Some(&Kind::Sensitive)
+    }
+
+    /// Fields a user may sort by: the columns, plus the default sort keys; never a sensitive
+    /// field, whose stored form sorts by nothing meaningful.
     fn sortable(&self, field: &str) -> bool {
-        self.kinds.contains_key(field)
+        self.kinds.get(field).is_some_and(|k| *k != Kind::Sensitive)
             && (self.def.columns.iter().any(|c| c.field == field)
                 || self
                     .def
@@ -290,6 +349,11 @@ impl CompiledList {
                 Some(Kind::Bool) => {
                     sql.json_text(field).push(" = ").bind_bool(value == "true");
                 }
+                Some(Kind::Sensitive) => {
+                    sql.push(&blind_index_expr(field))
+                        .push(" = ")
+                        .bind_text(value.clone());
+                }
                 _ => {
                     sql.json_text(field).push(" = ").bind_text(value.clone());
                 }
@@ -322,6 +386,7 @@ impl CompiledList {
         let expr = |f: &str| match self.kinds.get(f) {
             Some(Kind::System) => f.to_string(),
             Some(Kind::Number) => json_number_expr(dialect, f),
+            Some(Kind::Sensitive) => blind_index_expr(f),
             _ => json_text_expr(f),
         };
         let lead_sort = self.def.sort.first().map(|s| {
@@ -342,6 +407,13 @@ impl CompiledList {
         out.dedup();
         out
     }
+}
+
+/// `(data->'key'->>'bi')`: the blind index of a sealed field, the same text in both dialects
+/// so the expression index matches the query. `key` must be a checked key.
+fn blind_index_expr(key: &str) -> String {
+    debug_assert!(crate::key::is_key(key));
+    format!("(data->'{key}'->>'bi')")
 }
 
 fn bad(param: &str, zh: String, en: String) -> FieldError {
@@ -453,6 +525,60 @@ mod tests {
             assert_eq!(sql.params, [want]);
         }
         assert!(l.parse_query(&pairs(&[("filter[urgent]", "yes")])).is_err());
+    }
+
+    #[test]
+    fn sensitive_filters_compare_the_blind_index_and_cannot_sort() {
+        let mut fields = BTreeMap::new();
+        for k in ["id_number", "district"] {
+            fields.insert(
+                k.to_string(),
+                Field {
+                    key: k.into(),
+                    label: k.into(),
+                    kind: FieldKind::String,
+                },
+            );
+        }
+        let schema = json!({"type": "object", "properties": {
+            "id_number": {"type": "string", "format": "id_number", "x-sensitive": true},
+            "district": {"type": "string"}
+        }});
+        let def = json!({"label": "l", "form": "f", "columns": [{"field": "id_number"}, {"field": "district"}], "filters": ["id_number", "district"]});
+        let l = CompiledList::check_form(
+            "l",
+            serde_json::from_value(def.clone()).unwrap(),
+            &fields,
+            &schema,
+            "lists/l.json",
+        )
+        .unwrap();
+        assert!(l.is_sensitive("id_number") && !l.is_sensitive("district"));
+        let q = l
+            .parse_query(&pairs(&[("filter[id_number]", "ab12")]))
+            .unwrap();
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let mut sql = Sql::new(dialect);
+            l.push_filters(&q, &mut sql);
+            assert_eq!(sql.text, " and (data->'id_number'->>'bi') = $1");
+            assert!(l
+                .index_expressions(dialect)
+                .iter()
+                .any(|e| e.contains("(data->'id_number'->>'bi')")));
+        }
+        assert!(l.parse_query(&pairs(&[("sort", "id_number")])).is_err());
+
+        let mut bad = def;
+        bad["sort"] = json!(["district", "-id_number"]);
+        let errs = CompiledList::check_form(
+            "l",
+            serde_json::from_value(bad).unwrap(),
+            &fields,
+            &schema,
+            "lists/l.json",
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].pointer, "/sort/1");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::form::CompiledForm;
 use crate::key::{is_code, is_key};
 use crate::list::{CompiledList, ListDef};
 use crate::roles::{RoleDef, RolesFile, FORM_ACTIONS};
+use crate::rules::Catalogue;
 use crate::workflow::{Workflow, WorkflowDef};
 
 /// The role every tenant has; packs may not define it.
@@ -96,6 +97,8 @@ pub struct Pack {
     pub lists: BTreeMap<String, ListDef>,
     /// Roles by key.
     pub roles: BTreeMap<String, RoleDef>,
+    /// Catalogues (option lists and trees, e.g. regions) by key.
+    pub catalogues: BTreeMap<String, Catalogue>,
 }
 
 /// One Casbin policy line a pack grants: role may do `action` on `object` (a form key or `*`).
@@ -158,6 +161,12 @@ impl Pack {
                 .map(|r| r.roles)
                 .unwrap_or_default(),
         };
+        let mut catalogues = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "catalogues/", ".json", &mut errs) {
+            if let Some(c) = parse_json::<Catalogue>(&file, bytes, &mut errs) {
+                catalogues.insert(key, c);
+            }
+        }
         let role_keys: BTreeSet<String> = roles.keys().cloned().collect();
 
         let mut forms = BTreeMap::new();
@@ -172,6 +181,10 @@ impl Pack {
                 }
                 Err(e) => errs.extend(e),
             }
+            if let Err(e) = crate::attachment::attachment_fields(&schema, &file) {
+                errs.extend(e);
+            }
+            errs.extend(crate::sensitive::check(&schema, &file));
             match schema.get("x-workflow").and_then(Value::as_str) {
                 Some(wf) => {
                     forms.insert(
@@ -220,9 +233,13 @@ impl Pack {
         for (key, (file, form)) in &forms {
             match workflows.get(&form.workflow) {
                 Some(wf) => {
-                    if let Err(e) =
-                        CompiledForm::compile(key, form.schema.clone(), wf.clone(), file)
-                    {
+                    if let Err(e) = CompiledForm::compile_with(
+                        key,
+                        form.schema.clone(),
+                        wf.clone(),
+                        &catalogues,
+                        file,
+                    ) {
                         errs.extend(e);
                     }
                 }
@@ -248,7 +265,13 @@ impl Pack {
                     "/form",
                     format!("form `{}` is not defined in forms/", def.form),
                 )),
-                Some(fields) => match CompiledList::check(&key, def, fields, &file) {
+                Some(fields) => match CompiledList::check_form(
+                    &key,
+                    def.clone(),
+                    fields,
+                    forms.get(&def.form).map_or(&Value::Null, |(_, f)| &f.schema),
+                    &file,
+                ) {
                     Ok(l) => {
                         lists.insert(key, l.def);
                     }
@@ -295,7 +318,7 @@ impl Pack {
 
         for (path, _) in files.0.iter() {
             let known = ["pack.toml", "roles.toml", "README.md"].contains(&path.as_str())
-                || ["forms/", "workflows/", "lists/"]
+                || ["forms/", "workflows/", "lists/", "catalogues/"]
                     .iter()
                     .any(|d| path.starts_with(d))
                 || path.starts_with("examples/");
@@ -318,9 +341,30 @@ impl Pack {
                     .collect(),
                 lists,
                 roles,
+                catalogues,
             }),
             _ => Err(errs),
         }
+    }
+
+    /// The catalogues a form's fields take options from, to be stored with the form version.
+    pub fn catalogues_of(&self, form: &str) -> BTreeMap<String, Catalogue> {
+        let mut used = BTreeMap::new();
+        let Some(src) = self.forms.get(form) else { return used };
+        let mut stack = vec![&src.schema];
+        while let Some(node) = stack.pop() {
+            if let Some(c) = node.get("x-options-from").and_then(Value::as_str) {
+                if let Some(cat) = self.catalogues.get(c) {
+                    used.insert(c.to_string(), cat.clone());
+                }
+            }
+            match node {
+                Value::Object(m) => stack.extend(m.values()),
+                Value::Array(a) => stack.extend(a.iter()),
+                _ => {}
+            }
+        }
+        used
     }
 
     /// The Casbin policies this pack grants: `roles.toml` grants plus every transition's roles

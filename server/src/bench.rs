@@ -103,6 +103,7 @@ fn ms(d: Duration) -> f64 {
 
 async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Figures> {
     eprintln!("[{name}] starting a server on a fresh database");
+    let files = tempfile::tempdir()?;
     let config = Config {
         database_url: url.to_string(),
         listen: "127.0.0.1:0".parse()?,
@@ -110,6 +111,8 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
         demo_password: Some(PASSWORD.into()),
         session_hours: 2,
         max_connections: 32,
+        data_dir: files.path().to_path_buf(),
+        master_key: None,
     };
     let app = App::build(config).await?;
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context;
 use form_runtime::form::CompiledForm;
 use form_runtime::list::{CompiledList, ListDef};
+use form_runtime::rules::Catalogue;
 use form_runtime::workflow::{Workflow, WorkflowDef};
 use serde_json::Value;
 
@@ -140,7 +141,12 @@ pub fn compile(form: &str, def: Value) -> anyhow::Result<CompiledForm> {
         def: wf,
     });
     let schema = def["schema"].clone();
-    CompiledForm::compile(form, schema, workflow, form).map_err(|e| anyhow::anyhow!("{e:?}"))
+    let catalogues: BTreeMap<String, Catalogue> = match def.get("catalogues") {
+        Some(c) => serde_json::from_value(c.clone())?,
+        None => BTreeMap::new(),
+    };
+    CompiledForm::compile_with(form, schema, workflow, &catalogues, form)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

@@ -376,6 +376,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         demo_password: a.demo_password,
         session_hours: a.session_hours,
         max_connections: 16,
+        data_dir: a.db.data_dir.clone(),
+        master_key: a.keys.source()?,
     };
     let app = App::build(config).await?;
     println!(

@@ -4,6 +4,7 @@
 //! start is what an operator runs.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -11,7 +12,9 @@ use tokio::net::TcpListener;
 
 use crate::authz::Authz;
 use crate::catalog::Catalog;
+use crate::crypto::{KeySource, Keyring, MasterKey};
 use crate::seed::{self, DemoReport};
+use crate::storage::{LocalStorage, Storage};
 use crate::store::{tenants, Db};
 
 /// What the server needs to start.
@@ -29,6 +32,11 @@ pub struct Config {
     pub session_hours: i64,
     /// Connections in the pool.
     pub max_connections: u32,
+    /// Directory for files the database does not hold (attachments), on every database.
+    pub data_dir: PathBuf,
+    /// Where the master key of sensitive fields comes from; None: `DATA_DIR/master.key`,
+    /// generated on first start.
+    pub master_key: Option<KeySource>,
 }
 
 /// Shared state of every request.
@@ -41,6 +49,10 @@ pub struct Inner {
     pub catalog: Catalog,
     /// Session lifetime in hours.
     pub session_hours: i64,
+    /// Where attachment files are kept.
+    pub storage: Arc<dyn Storage>,
+    /// Keys of sensitive fields.
+    pub keys: Keyring,
 }
 
 /// Cheap-to-clone handle on the shared state.
@@ -74,11 +86,20 @@ impl App {
             None
         };
         let authz = Authz::load(&db).await?;
+        let key_source = config
+            .master_key
+            .clone()
+            .unwrap_or_else(|| KeySource::Generate(config.data_dir.join("master.key")));
+        let keys = Keyring::new(MasterKey::load(&key_source)?);
+        keys.check(&db).await?;
+        let storage = Arc::new(LocalStorage::new(&config.data_dir)?);
         let state = Arc::new(Inner {
             db,
             authz,
             catalog: Catalog::default(),
             session_hours: config.session_hours,
+            storage,
+            keys,
         });
         let listener = TcpListener::bind(config.listen)
             .await

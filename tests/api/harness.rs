@@ -19,7 +19,7 @@ pub struct TestApp {
     /// The server's state, for arranging what the API cannot (a second tenant) and checking effects.
     pub state: AppState,
     client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -88,6 +88,8 @@ impl TestApp {
             demo_password: Some(PASSWORD.into()),
             session_hours: 1,
             max_connections: 8,
+            data_dir: dir.path().to_path_buf(),
+            master_key: None,
         };
         let app = App::build(config).await.expect("server builds");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -101,10 +103,15 @@ impl TestApp {
             base,
             state,
             client,
-            _dir: dir,
+            dir,
             pg,
             shutdown: Some(tx),
         }
+    }
+
+    /// The server's data directory (attachments live under `attachments/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// The database, for checking effects directly.
@@ -150,7 +157,8 @@ impl TestApp {
     }
 
     /// Creates a tenant with org units `root` → `district` → `street`, installs `files` as its
-    /// pack and creates users as (username, unit, role); the server sees them at once.
+    /// pack and creates users as (username, unit, roles joined by `+`); the server sees them at
+    /// once.
     pub async fn tenant_with_files(
         &self,
         tenant: &str,
@@ -179,9 +187,11 @@ impl TestApp {
             let id = users::create(&mut tx, tenant, username, username, &hash, unit)
                 .await
                 .expect("user");
-            users::grant_role(&mut tx, tenant, &id, role)
-                .await
-                .expect("grant");
+            for role in role.split('+') {
+                users::grant_role(&mut tx, tenant, &id, role)
+                    .await
+                    .expect("grant");
+            }
         }
         tx.commit().await.expect("commit");
         self.state
@@ -265,6 +275,49 @@ impl Session {
     /// PATCH with a JSON body.
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.request(Method::PATCH, path, Some(body)).await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// Uploads `bytes` as a file named `name` for an attachment field of the fire-relief form.
+    pub async fn upload(&self, field: &str, name: &str, bytes: &[u8]) -> (StatusCode, Value) {
+        let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        let path = format!("/api/v1/forms/fire_relief/fields/{field}/attachments?name={name}");
+        self.upload_raw(&path, bytes.to_vec(), &[]).await
+    }
+
+    /// POSTs a raw body with extra headers, returning the status and the JSON body.
+    pub async fn upload_raw(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).body(bytes);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// GETs raw bytes: status, headers and body.
+    pub async fn download(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request sent");
+        let (status, headers) = (res.status(), res.headers().clone());
+        (status, headers, res.bytes().await.expect("body").to_vec())
     }
 
     /// Creates a fire-relief record (optionally firing `action`), asserting 201.

@@ -1,8 +1,10 @@
 //! Black-box tests of Formwork: the real server over HTTP, on SQLite by default and on
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod attachments;
 mod concurrency;
 mod flow;
+mod form_language;
 mod harness;
 mod lists;
 mod openapi;

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use form_runtime::FieldError;
 use serde_json::json;
 
+use super::lang;
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -36,6 +38,12 @@ pub enum ApiError {
     /// Input breaks the rules; every failing field is named.
     #[error("提交的数据有 {} 处错误", .0.len())]
     Invalid(Vec<FieldError>),
+    /// An upload is larger than its field allows (413); the field is named.
+    #[error("{}", .0.message)]
+    TooLarge(FieldError),
+    /// An upload's content is not a type its field allows (415); the field is named.
+    #[error("{}", .0.message)]
+    UnsupportedType(FieldError),
     /// A bug or an outage.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -53,6 +61,10 @@ impl ApiError {
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -69,11 +81,23 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = ?e, "request failed");
         }
-        let fields = match &self {
+        let english = lang::is_english();
+        let mut fields = match &self {
             ApiError::Invalid(f) => f.clone(),
+            ApiError::TooLarge(f) | ApiError::UnsupportedType(f) => vec![f.clone()],
             _ => Vec::new(),
         };
-        let body = json!({"error": {"code": code, "message": self.to_string(), "fields": fields}});
+        if english {
+            for f in &mut fields {
+                f.message = std::mem::take(&mut f.message_en);
+            }
+        }
+        let message = match (&self, english) {
+            (ApiError::Unauthorized, true) => "please log in".to_string(),
+            (ApiError::Invalid(f), true) => format!("{} value(s) are invalid", f.len()),
+            _ => self.to_string(),
+        };
+        let body = json!({"error": {"code": code, "message": message, "fields": fields}});
         let mut res = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(

@@ -4,18 +4,20 @@
 //! the answer. Every route is listed in [`routes`], which the OpenAPI test compares with
 //! `docs/openapi.json`, so the document cannot silently miss an endpoint.
 
+pub mod attachments;
 pub mod auth;
 pub mod data;
 pub mod error;
 pub mod extract;
 pub mod forms;
+pub mod lang;
 pub mod lists;
 pub mod records;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 
 use crate::startup::AppState;
@@ -74,6 +76,22 @@ pub fn routes() -> Vec<Route> {
         ),
         route("GET", "/api/v1/lists/{list}", get(lists::get_list)),
         route("GET", "/api/v1/inbox", get(lists::inbox)),
+        route(
+            "POST",
+            "/api/v1/forms/{form}/fields/{field}/attachments",
+            post(attachments::upload),
+        ),
+        route("GET", "/api/v1/attachments/{id}", get(attachments::download)),
+        route(
+            "DELETE",
+            "/api/v1/attachments/{id}",
+            delete(attachments::delete),
+        ),
+        route(
+            "GET",
+            "/api/v1/attachments/{id}/meta",
+            get(attachments::get_meta),
+        ),
     ]
 }
 
@@ -84,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         r = r.route(route.path, route.handler);
     }
     r.fallback(not_found)
+        .layer(axum::middleware::from_fn(lang::scope))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

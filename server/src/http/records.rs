@@ -10,7 +10,7 @@ use form_runtime::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::data;
+use super::{attachments, data};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Actor, Body};
 use crate::startup::AppState;
@@ -95,7 +95,7 @@ fn check_writable(
     form: &CompiledForm,
 ) -> ApiResult<()> {
     let errs: Vec<FieldError> = keys
-        .filter(|k| form.fields.contains_key(k) && !allowed.is_none_or(|a| a.contains(k)))
+        .filter(|k| form.fields.contains_key(k) && !form.rules.is_computed(k) && !allowed.is_none_or(|a| a.contains(k)))
         .map(|k| {
             let label = form.label(&k).to_string();
             FieldError::new(
@@ -150,7 +150,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Finds a record the actor may see, with its form at the record's version.
-async fn visible(
+pub(super) async fn visible(
     app: &AppState,
     actor: &Actor,
     id: &str,
@@ -217,7 +217,7 @@ pub async fn create_record(
         }
     };
     let state = plan.as_ref().map_or(initial.clone(), |p| p.to.clone());
-    let data = data::accept(&app, &actor, &form, &state, data).await?;
+    let data = data::accept(&app, &actor, &form, &state, data, None).await?;
 
     let at = now();
     let record = RecordRow {
@@ -235,6 +235,7 @@ pub async fn create_record(
     let uid = actor.user.user_id.as_str();
     let mut tx = app.db.begin().await?;
     records::insert(&mut tx, &tenant, &record).await?;
+    attachments::link(&mut tx, &tenant, &form, &record.id, &record.data).await?;
     let created = NewEvent {
         kind: "create",
         action: None,
@@ -339,7 +340,7 @@ async fn apply(
     check_writable(patch.keys().cloned(), c.allowed, form)?;
     let mut data = row.data.clone();
     merge_patch(&mut data, &Value::Object(patch));
-    let data = data::accept(app, actor, form, c.to_state, data).await?;
+    let data = data::accept(app, actor, form, c.to_state, data, Some(&row.id)).await?;
     let changes = diff(&row.data, &data);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
     let at = now();
@@ -358,6 +359,7 @@ async fn apply(
     {
         return Err(stale());
     }
+    attachments::link(&mut tx, tenant, form, &row.id, &data).await?;
     let ev = NewEvent {
         kind: if c.action.is_some() {
             "transition"

@@ -5,7 +5,9 @@
 //! [`Tx`]. SQL is written once with `$n` placeholders, which both dialects accept; the few
 //! places where the dialects differ go through [`form_runtime::sql::Dialect`].
 
+pub mod attachments;
 pub mod audit;
+pub mod keys;
 pub mod packs;
 pub mod records;
 pub mod tenants;

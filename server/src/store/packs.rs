@@ -29,7 +29,12 @@ pub struct InstallReport {
 pub fn form_definition(pack: &Pack, form: &str) -> Option<Value> {
     let src = pack.forms.get(form)?;
     let wf = pack.workflows.get(&src.workflow)?;
-    Some(json!({"schema": src.schema, "workflow_key": src.workflow, "workflow": wf}))
+    Some(json!({
+        "schema": src.schema,
+        "workflow_key": src.workflow,
+        "workflow": wf,
+        "catalogues": pack.catalogues_of(form),
+    }))
 }
 
 /// Installs or upgrades `pack` in `tenant`, in the caller's transaction.
