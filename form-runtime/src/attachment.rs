@@ -473,10 +473,9 @@ pub fn format_size(n: u64) -> String {
         return format!("{n}B");
     };
     let tenths = (n * 10 + div / 2) / div;
-    if tenths % 10 == 0 {
-        format!("{}{unit}", tenths / 10)
-    } else {
-        format!("{}.{}{unit}", tenths / 10, tenths % 10)
+    match (tenths / 10, tenths % 10) {
+        (whole, 0) => format!("{whole}{unit}"),
+        (whole, tenth) => format!("{whole}.{tenth}{unit}"),
     }
 }
 
