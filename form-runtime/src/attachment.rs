@@ -311,15 +311,15 @@ fn field_rule(
                         .into(),
                 );
             }
-            true
+            Some(true)
         }
-        Some("string") => false,
+        Some("string") => Some(false),
         _ => {
             err(
                 format!("{ptr}/type"),
                 "an attachment field is an \"array\" of ids, or a \"string\" for one file".into(),
             );
-            false
+            None
         }
     };
     let max_size = match obj.get("max_size") {
@@ -355,6 +355,8 @@ fn field_rule(
         }
     };
     let max_items = prop.get("maxItems").and_then(Value::as_u64);
+    // With a wrong `type` (reported above), judge the count as for an array.
+    let many = many.unwrap_or(true);
     let max_count = match obj.get("max_count") {
         None if !many => 1,
         None => max_items.map_or(DEFAULT_MAX_COUNT, |n| n as usize),
@@ -581,6 +583,14 @@ mod tests {
                 "/properties/photos/x-attachment/max_size",
                 "/properties/photos/x-attachment/types",
             ]
+        );
+        let errs = rule_of(json!({"type": "number", "maxItems": 3,
+            "x-attachment": {"max_count": 3, "types": ["image/png"]}}))
+        .unwrap_err();
+        assert_eq!(
+            pointers(errs),
+            ["/properties/photos/type"],
+            "one mistake, one error"
         );
         let errs = rule_of(json!({"type": "string", "x-attachment": "pdf"})).unwrap_err();
         assert_eq!(pointers(errs), ["/properties/photos/x-attachment"]);
