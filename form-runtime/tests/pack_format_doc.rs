@@ -153,7 +153,8 @@ fn parse_info(info: &str) -> (String, BTreeMap<String, String>) {
 fn example_pack(blocks: &[Block]) -> PackFiles {
     let mut files = PackFiles::default();
     for b in blocks {
-        if let (Some(path), false) = (b.attr("file"), b.has("broken")) {
+        // Blocks tagged `pack=…` belong to another example pack (see `showcase_pack`).
+        if let (Some(path), false, false) = (b.attr("file"), b.has("broken"), b.has("pack")) {
             let earlier = files
                 .0
                 .insert(path.to_string(), b.body.clone().into_bytes());
@@ -645,5 +646,29 @@ fn the_manual_documents_every_keyword_action_scope_and_system_field() {
     }
     for k in ["columns[].field", "columns[].label"] {
         assert!(has_row(k), "the list table has `{k}`");
+    }
+}
+
+#[test]
+fn the_showcase_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
+    let blocks = blocks(&manual());
+    let mut files = PackFiles::default();
+    for b in blocks.iter().filter(|b| b.attr("pack") == Some("showcase")) {
+        let path = b.attr("file").unwrap_or_else(|| panic!("{}: a showcase block names its file", b.at()));
+        files.0.insert(path.to_string(), b.body.clone().into_bytes());
+    }
+    let pack = load(&files);
+    assert_eq!(pack.forms.keys().collect::<Vec<_>>(), ["expert", "project_budget"]);
+    assert_eq!(pack.catalogues.keys().collect::<Vec<_>>(), ["regions", "specialties"]);
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/showcase");
+    let on_disk = PackFiles::from_dir(&fixture).expect("fixture pack");
+    assert_eq!(
+        on_disk.0.keys().collect::<Vec<_>>(),
+        files.0.keys().collect::<Vec<_>>(),
+        "the manual shows every file of tests/fixtures/showcase"
+    );
+    for (path, body) in &files.0 {
+        let disk = String::from_utf8_lossy(&on_disk.0[path]).trim_end().to_string();
+        assert_eq!(String::from_utf8_lossy(body).trim_end(), disk, "{path} differs between the manual and the fixture");
     }
 }
