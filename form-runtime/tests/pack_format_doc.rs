@@ -672,3 +672,25 @@ fn the_showcase_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
         assert_eq!(String::from_utf8_lossy(body).trim_end(), disk, "{path} differs between the manual and the fixture");
     }
 }
+
+#[test]
+fn every_property_fragment_in_the_manual_compiles_as_a_form() {
+    let blocks = blocks(&manual());
+    let fragments: Vec<&Block> = blocks.iter().filter(|b| b.attr("fragment") == Some("properties")).collect();
+    assert!(!fragments.is_empty());
+    for b in fragments {
+        let text = format!("{{\"type\": \"object\", \"properties\": {{{}}}}}", b.body);
+        let schema: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON properties: {e}", b.at()));
+        if let Err(errs) = form_runtime::attachment::attachment_fields(&schema, "fragment") {
+            panic!("{}: {errs:?}", b.at());
+        }
+        let wf: form_runtime::workflow::WorkflowDef = serde_json::from_value(serde_json::json!({
+            "label": "w", "initial": "draft", "states": [{"key": "draft", "label": "d"}], "transitions": []
+        }))
+        .expect("workflow");
+        let wf = Workflow { key: "w".into(), def: wf };
+        if let Err(errs) = CompiledForm::compile("fragment", schema, std::sync::Arc::new(wf), "fragment") {
+            panic!("{}: {errs:?}", b.at());
+        }
+    }
+}
