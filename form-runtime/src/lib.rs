@@ -18,6 +18,7 @@ pub mod roles;
 pub mod scope;
 pub mod sensitive;
 pub mod sql;
+pub mod version;
 pub mod workflow;
 
 pub use error::{Error, FieldError, PackError};

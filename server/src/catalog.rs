@@ -96,7 +96,7 @@ impl Catalog {
                 let Some(form) = self.form(db, tenant, &def.form, None).await? else {
                     return Ok(None);
                 };
-                let c = CompiledList::check(list, def, &form.fields, "")
+                let c = CompiledList::check_form(list, def, &form.fields, &form.schema, "")
                     .map_err(|e| anyhow::anyhow!("stored list {list} is invalid: {e:?}"))?;
                 let c = Arc::new(c);
                 write(&self.lists).insert((tenant.to_string(), list.to_string()), c.clone());

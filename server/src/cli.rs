@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use form_runtime::pack::Pack;
 
+use crate::crypto::KeySource;
 use crate::startup::{App, Config};
 use crate::store::{audit, packs, tenants, users, Db};
 
@@ -89,6 +90,33 @@ struct ServeArgs {
     /// Session lifetime in hours.
     #[arg(long, env = "FORMWORK_SESSION_HOURS", default_value_t = 12)]
     session_hours: i64,
+    /// File holding the master key of sensitive fields (32 hex digits). Instead, the key itself
+    /// may be given in FORMWORK_MASTER_KEY. With neither, DATA_DIR/master.key is used and
+    /// generated on first start: fine to try Formwork, not for production. Back the key up
+    /// apart from the database: without it, sensitive data cannot be read.
+    #[arg(long, env = "FORMWORK_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// Where the master key comes from: FORMWORK_MASTER_KEY or --key-file (not both).
+    fn key_source(&self) -> anyhow::Result<Option<KeySource>> {
+        // The key itself is taken from the environment only: a command line is visible to
+        // every user of the machine.
+        let hex = std::env::var("FORMWORK_MASTER_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        match (hex, &self.key_file) {
+            (Some(_), Some(_)) => {
+                bail!(
+                    "both FORMWORK_MASTER_KEY and --key-file are set: give the master key one way"
+                )
+            }
+            (Some(hex), None) => Ok(Some(KeySource::Hex(hex))),
+            (None, Some(file)) => Ok(Some(KeySource::File(file.clone()))),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -369,6 +397,7 @@ fn pack_check(dir: &std::path::Path) -> std::process::ExitCode {
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let url = a.db.url()?;
+    let master_key = a.key_source()?;
     let config = Config {
         database_url: url.clone(),
         listen: a.listen,
@@ -377,7 +406,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         session_hours: a.session_hours,
         max_connections: 16,
         data_dir: a.db.data_dir.clone(),
-        master_key: a.keys.source()?,
+        master_key,
     };
     let app = App::build(config).await?;
     println!(

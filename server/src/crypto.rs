@@ -94,17 +94,25 @@ impl MasterKey {
     }
 
     fn wrap(&self, tenant: &str, role: &str, key: &[u8; KEY_LEN]) -> String {
-        seal_bytes(&self.0, &aad(&["formwork/tenant-key/v1", tenant, role]), key)
+        seal_bytes(
+            &self.0,
+            &aad(&["formwork/tenant-key/v1", tenant, role]),
+            key,
+        )
     }
 
     fn unwrap(&self, tenant: &str, role: &str, wrapped: &str) -> anyhow::Result<[u8; KEY_LEN]> {
-        let bytes = open_bytes(&self.0, &aad(&["formwork/tenant-key/v1", tenant, role]), wrapped)
-            .with_context(|| {
-                format!(
-                    "the master key does not open the {role} key of tenant {tenant}: is this the \
+        let bytes = open_bytes(
+            &self.0,
+            &aad(&["formwork/tenant-key/v1", tenant, role]),
+            wrapped,
+        )
+        .with_context(|| {
+            format!(
+                "the master key does not open the {role} key of tenant {tenant}: is this the \
                      master key this database was started with (FORMWORK_MASTER_KEY, --key-file)?"
-                )
-            })?;
+            )
+        })?;
         bytes
             .try_into()
             .map_err(|_| anyhow::anyhow!("the {role} key of tenant {tenant} has the wrong length"))
@@ -255,9 +263,7 @@ fn seal_bytes(c: &Sm4Gcm, aad: &[u8], plain: &[u8]) -> String {
 }
 
 fn open_bytes(c: &Sm4Gcm, aad: &[u8], sealed: &str) -> Result<Vec<u8>, OpenError> {
-    let b64 = sealed
-        .strip_prefix(SEALED_V1)
-        .ok_or(OpenError::Malformed)?;
+    let b64 = sealed.strip_prefix(SEALED_V1).ok_or(OpenError::Malformed)?;
     let bytes = BASE64.decode(b64).map_err(|_| OpenError::Malformed)?;
     if bytes.len() < NONCE_LEN + 16 {
         return Err(OpenError::Malformed);
@@ -285,8 +291,7 @@ fn read_key_file(path: &Path) -> anyhow::Result<[u8; KEY_LEN]> {
 
 fn generate_key_file(path: &Path) -> anyhow::Result<[u8; KEY_LEN]> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let key = random_key();
     let mut opts = std::fs::OpenOptions::new();
@@ -356,7 +361,13 @@ mod tests {
         )
         .unwrap();
         let out = cipher(&key)
-            .encrypt(&nonce.into(), Payload { msg: &plain, aad: &aad })
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
             .unwrap();
         assert_eq!(
             hex::encode_upper(out),
@@ -378,14 +389,21 @@ mod tests {
             value_aad("t", "f", "r1", "/phone"),
             value_aad("u", "f", "r1", "/id_number"),
         ] {
-            assert!(matches!(k.open(&elsewhere, &sealed), Err(OpenError::Forged)));
+            assert!(matches!(
+                k.open(&elsewhere, &sealed),
+                Err(OpenError::Forged)
+            ));
         }
         let mut bytes = BASE64.decode(&sealed[3..]).unwrap();
         bytes[14] ^= 1;
         let flipped = format!("v1:{}", BASE64.encode(bytes));
         assert!(matches!(k.open(&here, &flipped), Err(OpenError::Forged)));
         assert!(matches!(k.open(&here, "plain"), Err(OpenError::Malformed)));
-        assert_ne!(sealed, k.seal(&here, "11010519491231002X"), "fresh nonce each time");
+        assert_ne!(
+            sealed,
+            k.seal(&here, "11010519491231002X"),
+            "fresh nonce each time"
+        );
     }
 
     #[test]

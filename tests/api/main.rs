@@ -8,6 +8,7 @@ mod form_language;
 mod harness;
 mod lists;
 mod openapi;
+mod sensitive;
 mod tenancy;
 mod validation;
 mod versions;

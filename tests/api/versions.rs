@@ -68,3 +68,42 @@ async fn changed_form_is_a_new_version_and_old_records_keep_theirs() {
     let new = staff.create(data, Some("submit")).await;
     assert_eq!(new["form_version"], 2);
 }
+
+#[tokio::test]
+async fn version_history_and_diff_show_what_a_new_version_changed() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
+    let mut schema: serde_json::Value = serde_json::from_slice(&files.0["forms/fire_relief.json"]).unwrap();
+    schema["properties"]["household_size"] = json!({"type": "integer", "title": "家庭人口", "minimum": 1});
+    schema["properties"]["street"]["maxLength"] = json!(20);
+    schema["properties"].as_object_mut().unwrap().remove("fire_cause");
+    files.0.insert("forms/fire_relief.json".into(), serde_json::to_vec(&schema).unwrap());
+    let mut wf: serde_json::Value = serde_json::from_slice(&files.0["workflows/relief.json"]).unwrap();
+    let edit = wf["states"][0]["edit"]["fields"].as_array_mut().unwrap();
+    edit.retain(|f| f != "fire_cause");
+    edit.push(json!("household_size"));
+    files.0.insert("workflows/relief.json".into(), serde_json::to_vec(&wf).unwrap());
+    let pack = form_runtime::pack::Pack::load(&files).expect("changed pack is valid");
+    let mut tx = app.db().begin().await.unwrap();
+    formwork::store::packs::install(&mut tx, "redcross", &pack, None).await.unwrap();
+    tx.commit().await.unwrap();
+    app.state.catalog.invalidate("redcross");
+
+    let (s, history) = staff.get("/api/v1/forms/fire_relief/versions").await;
+    assert_eq!(s, StatusCode::OK, "{history}");
+    let versions: Vec<i64> = history["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [1, 2]);
+    assert_eq!(history["items"][1]["pack_id"], "red-cross");
+    let (s, diff) = staff.get("/api/v1/forms/fire_relief/versions/2/diff").await;
+    assert_eq!(s, StatusCode::OK, "{diff}");
+    assert_eq!(diff["from"], 1);
+    assert_eq!(diff["diff"]["added"], json!(["household_size"]));
+    assert_eq!(diff["diff"]["removed"], json!(["fire_cause"]));
+    assert_eq!(diff["diff"]["changed"][0]["field"], "street");
+    assert_eq!(diff["diff"]["changed"][0]["to"]["maxLength"], 20);
+    assert!(diff["diff"]["other_changes"].as_array().unwrap().contains(&json!("workflow")));
+    assert_eq!(staff.get("/api/v1/forms/fire_relief/versions/9/diff").await.0, StatusCode::NOT_FOUND);
+    let volunteer = app.login("volunteer", "admin").await;
+    assert_eq!(volunteer.get("/api/v1/forms/fire_relief/versions").await.0, StatusCode::NOT_FOUND);
+}

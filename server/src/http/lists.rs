@@ -1,15 +1,19 @@
 //! Lists (saved views with filters, sort and paging) and the inbox of waiting records.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use form_runtime::list::CompiledList;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
+use super::sensitive;
 use crate::startup::AppState;
 use crate::store::packs;
-use crate::store::records::{self, InboxPart};
+use crate::store::records::{self, InboxPart, RecordRow};
 
 /// Handles `GET /api/v1/lists/{list}`.
 pub async fn get_list(
@@ -28,7 +32,8 @@ pub async fn get_list(
         .viewer(&app, &list.def.form)
         .await?
         .ok_or_else(|| ApiError::Forbidden("你没有查看此列表的权限".into()))?;
-    let q = list.parse_query(&pairs)?;
+    let mut q = list.parse_query(&pairs)?;
+    sensitive::blind_filters(&app, actor.tenant(), &list, &mut q).await?;
     let (rows, total) = records::list(&app.db, actor.tenant(), &list, &q, &viewer).await?;
     let columns: Vec<Value> = list
         .def
@@ -36,21 +41,68 @@ pub async fn get_list(
         .iter()
         .map(|c| json!({"field": c.field, "label": c.label.clone().unwrap_or_else(|| form.label(&c.field).to_string())}))
         .collect();
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let values: serde_json::Map<String, Value> =
-                list.def.columns.iter().filter_map(|c| r.data.get(&c.field).map(|v| (c.field.clone(), v.clone()))).collect();
-            json!({
-                "id": r.id, "form": r.form_key, "state": r.state, "state_label": form.workflow.state_label(&r.state),
-                "version": r.version, "data": values, "created_at": r.created_at, "updated_at": r.updated_at,
-            })
-        })
-        .collect();
+    let readings = readings(&app, &actor, &list, &rows).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut shown = Vec::with_capacity(rows.len());
+    for (r, reading) in rows.iter().zip(readings) {
+        shown.push((r.id.clone(), reading.unmasked));
+        items.push(json!({
+            "id": r.id, "form": r.form_key, "state": r.state, "state_label": form.workflow.state_label(&r.state),
+            "version": r.version, "data": reading.data, "created_at": r.created_at, "updated_at": r.updated_at,
+        }));
+    }
+    sensitive::audit_unmask(&app, &actor, &shown, &format!("list:{}", list.key)).await?;
     Ok(Json(json!({
         "list": {"key": list.key, "label": list.def.label, "form": list.def.form, "columns": columns, "filters": list.def.filters},
         "items": items, "total": total, "page": q.page, "page_size": q.page_size,
     })))
+}
+
+/// The list's columns of each row as `actor` may read them: sensitive values opened with the
+/// row's own form version, then masked unless the actor may unmask. Only shown values are
+/// opened.
+async fn readings(
+    app: &AppState,
+    actor: &Actor,
+    list: &CompiledList,
+    rows: &[RecordRow],
+) -> ApiResult<Vec<sensitive::Reading>> {
+    let tenant = actor.tenant();
+    let clear = actor.may(app, &list.def.form, "unmask").await;
+    let mut keys = None;
+    // Rows of one page mostly share a form version: work out its paths once.
+    let mut versions = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        if !versions.contains_key(&r.form_version) {
+            let own = app
+                .catalog
+                .form(&app.db, tenant, &r.form_key, Some(r.form_version))
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("record {} has no form version {}", r.id, r.form_version)
+                })?;
+            versions.insert(r.form_version, sensitive::paths(&own));
+        }
+        let paths = versions.get(&r.form_version).map_or(&[][..], Vec::as_slice);
+        let values: serde_json::Map<String, Value> = list
+            .def
+            .columns
+            .iter()
+            .filter_map(|c| r.data.get(&c.field).map(|v| (c.field.clone(), v.clone())))
+            .collect();
+        let mut values = Value::Object(values);
+        if !paths.is_empty() {
+            if keys.is_none() {
+                keys = Some(app.keys.tenant(&app.db, tenant).await?);
+            }
+            if let Some(k) = &keys {
+                values = sensitive::open_with(k, paths, tenant, &r.form_key, &r.id, values)?;
+            }
+        }
+        out.push(sensitive::reading(paths, clear, values));
+    }
+    Ok(out)
 }
 
 /// Query of `GET /api/v1/inbox`.
@@ -100,7 +152,8 @@ pub async fn inbox(
     }
     let (rows, total) = records::inbox(&app.db, actor.tenant(), &parts, page, page_size).await?;
     let mut items = Vec::new();
-    for r in &rows {
+    let mut shown = Vec::new();
+    for mut r in rows {
         // A record keeps its own form version; its workflow decides its actions.
         let form = match app
             .catalog
@@ -110,12 +163,15 @@ pub async fn inbox(
             Some(f) => f,
             None => continue,
         };
-        let mut v = super::records::view(&app, &actor, &form, r).await;
+        r.data = sensitive::open(&app, actor.tenant(), &form, &r.id, r.data).await?;
+        let (mut v, unmasked) = super::records::view(&app, &actor, &form, &r).await;
         v["form_title"] = json!(forms
             .get(&r.form_key)
             .map_or(form.title.clone(), |f| f.title.clone()));
         items.push(v);
+        shown.push((r.id, unmasked));
     }
+    sensitive::audit_unmask(&app, &actor, &shown, "inbox").await?;
     Ok(Json(
         json!({"items": items, "total": total, "page": page, "page_size": page_size}),
     ))

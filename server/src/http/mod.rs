@@ -13,6 +13,8 @@ pub mod forms;
 pub mod lang;
 pub mod lists;
 pub mod records;
+pub mod versions;
+pub mod sensitive;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -53,6 +55,8 @@ pub fn routes() -> Vec<Route> {
         route("GET", "/api/v1/me", get(auth::me)),
         route("GET", "/api/v1/forms", get(forms::list_forms)),
         route("GET", "/api/v1/forms/{form}", get(forms::get_form)),
+        route("GET", "/api/v1/forms/{form}/versions", get(versions::list_versions)),
+        route("GET", "/api/v1/forms/{form}/versions/{version}/diff", get(versions::version_diff)),
         route(
             "POST",
             "/api/v1/forms/{form}/records",

@@ -6,13 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use form_runtime::form::{escape, CompiledForm};
+use form_runtime::sensitive::{keep_masked, redact, SensitivePath};
 use form_runtime::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{attachments, data};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Actor, Body};
+use super::{attachments, data, sensitive};
 use crate::startup::AppState;
 use crate::store::records::{self, NewEvent, RecordRow, Viewer};
 use crate::store::{audit, new_id, now};
@@ -53,18 +54,25 @@ pub struct TransitionRequest {
     version: Option<i64>,
 }
 
-/// The record as clients read it.
-pub async fn view(app: &AppState, actor: &Actor, form: &CompiledForm, r: &RecordRow) -> Value {
+/// The record as `actor` reads it — sensitive values masked unless their role may unmask —
+/// with the pointers of the sensitive values it shows in clear (for [`sensitive::audit_unmask`]).
+pub async fn view(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    r: &RecordRow,
+) -> (Value, Vec<String>) {
     let actions = actor.actions(app, form, &r.state).await;
     let editable = form.workflow.edit_rule(&r.state, &actor.roles).is_some()
         && actor.may(app, &form.key, "update").await;
-    json!({
+    let reading = sensitive::for_reader(app, actor, form, r.data.clone()).await;
+    let v = json!({
         "id": r.id,
         "form": r.form_key,
         "form_version": r.form_version,
         "state": r.state,
         "state_label": form.workflow.state_label(&r.state),
-        "data": r.data,
+        "data": reading.data,
         "version": r.version,
         "actions": actions,
         "editable": editable,
@@ -72,7 +80,21 @@ pub async fn view(app: &AppState, actor: &Actor, form: &CompiledForm, r: &Record
         "org_path": r.org_path,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
-    })
+    });
+    (v, reading.unmasked)
+}
+
+/// The answer of a single-record request: the record as `actor` reads it; clear sensitive
+/// values shown are audited.
+async fn answer(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    r: &RecordRow,
+) -> ApiResult<Json<Value>> {
+    let (v, unmasked) = view(app, actor, form, r).await;
+    sensitive::audit_unmask(app, actor, &[(r.id.clone(), unmasked)], "record").await?;
+    Ok(Json(v))
 }
 
 fn object(data: Value) -> ApiResult<Map<String, Value>> {
@@ -113,20 +135,19 @@ fn check_writable(
     }
 }
 
-/// `{field: [old, new]}` for every top-level field that changed.
-fn diff(old: &Value, new: &Value) -> Value {
+/// `{field: [old, new]}` for every top-level field that changed. Sensitive values show as
+/// `***`: the history says that they changed, never what they are.
+fn diff(old: &Value, new: &Value, sensitive: &[SensitivePath]) -> Value {
     let empty = Map::new();
     let (o, n) = (
         old.as_object().unwrap_or(&empty),
         new.as_object().unwrap_or(&empty),
     );
+    let (ro, rn) = (redact(sensitive, old), redact(sensitive, new));
     let mut out = BTreeMap::new();
     for k in o.keys().chain(n.keys()) {
-        let (a, b) = (
-            o.get(k).unwrap_or(&Value::Null),
-            n.get(k).unwrap_or(&Value::Null),
-        );
-        if a != b {
+        if o.get(k) != n.get(k) {
+            let (a, b) = (ro.get(k), rn.get(k));
             out.insert(k.clone(), json!([a, b]));
         }
     }
@@ -162,7 +183,7 @@ pub(super) async fn visible(
         .viewer(app, &form_key)
         .await?
         .ok_or_else(ApiError::no_record)?;
-    let row = records::fetch(&app.db, actor.tenant(), id, &viewer)
+    let mut row = records::fetch(&app.db, actor.tenant(), id, &viewer)
         .await?
         .ok_or_else(ApiError::no_record)?;
     let form = app
@@ -175,6 +196,7 @@ pub(super) async fn visible(
         )
         .await?
         .ok_or_else(ApiError::no_record)?;
+    row.data = sensitive::open(app, actor.tenant(), &form, &row.id, row.data).await?;
     Ok((row, form, viewer))
 }
 
@@ -233,8 +255,13 @@ pub async fn create_record(
         updated_at: at.clone(),
     };
     let uid = actor.user.user_id.as_str();
+    // Sealed before the transaction: a tenant's first seal creates its keys in one of its own.
+    let stored = RecordRow {
+        data: sensitive::seal(&app, &tenant, &form, &record.id, record.data.clone()).await?,
+        ..record.clone()
+    };
     let mut tx = app.db.begin().await?;
-    records::insert(&mut tx, &tenant, &record).await?;
+    records::insert(&mut tx, &tenant, &stored).await?;
     attachments::link(&mut tx, &tenant, &form, &record.id, &record.data).await?;
     let created = NewEvent {
         kind: "create",
@@ -272,7 +299,7 @@ pub async fn create_record(
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(view(&app, &actor, &form, &record).await),
+        answer(&app, &actor, &form, &record).await?,
     ))
 }
 
@@ -283,7 +310,7 @@ pub async fn get_record(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (row, form, _) = visible(&app, &actor, &id).await?;
-    Ok(Json(view(&app, &actor, &form, &row).await))
+    answer(&app, &actor, &form, &row).await
 }
 
 /// Handles `PATCH /api/v1/records/{id}`.
@@ -313,7 +340,7 @@ pub async fn patch_record(
         comment: None,
     };
     let updated = apply(&app, &actor, &form, row, change).await?;
-    Ok(Json(view(&app, &actor, &form, &updated).await))
+    answer(&app, &actor, &form, &updated).await
 }
 
 /// One change to an existing record: a merge patch limited to `allowed` fields (None: any),
@@ -340,11 +367,14 @@ async fn apply(
     check_writable(patch.keys().cloned(), c.allowed, form)?;
     let mut data = row.data.clone();
     merge_patch(&mut data, &Value::Object(patch));
+    let paths = sensitive::paths(form);
+    keep_masked(&paths, &row.data, &mut data);
     let data = data::accept(app, actor, form, c.to_state, data, Some(&row.id)).await?;
-    let changes = diff(&row.data, &data);
+    let changes = diff(&row.data, &data, &paths);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
     let at = now();
     let uid = actor.user.user_id.as_str();
+    let sealed = sensitive::seal(app, tenant, form, &row.id, data.clone()).await?;
     let mut tx = app.db.begin().await?;
     if !records::update(
         &mut tx,
@@ -352,7 +382,7 @@ async fn apply(
         &row.id,
         row.version,
         c.to_state,
-        &data,
+        &sealed,
         &at,
     )
     .await?
@@ -440,7 +470,7 @@ pub async fn fire_transition(
         comment: plan.comment.as_deref(),
     };
     let updated = apply(&app, &actor, &form, row, change).await?;
-    Ok(Json(view(&app, &actor, &form, &updated).await))
+    answer(&app, &actor, &form, &updated).await
 }
 
 /// Handles `GET /api/v1/records/{id}/events`.

@@ -33,6 +33,21 @@ pub async fn append(
     object: &str,
     detail: &Value,
 ) -> sqlx::Result<()> {
+    append_many(tx, tenant, actor, action, &[(object, detail.clone())]).await
+}
+
+/// Appends one entry per `(object, detail)`, all by `actor` doing `action`, in the caller's
+/// transaction: the head is read and moved once, and the entries go in a few statements.
+pub async fn append_many(
+    tx: &mut Tx,
+    tenant: &str,
+    actor: Option<&str>,
+    action: &str,
+    entries: &[(&str, Value)],
+) -> sqlx::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let lock = if tx.dialect() == Dialect::Postgres {
         " for update"
     } else {
@@ -44,26 +59,53 @@ pub async fn append(
     .bind(tenant)
     .fetch_one(tx.conn())
     .await?;
-    let seq: i64 = head.try_get::<i64, _>("seq")? + 1;
-    let prev: String = head.try_get("hash")?;
+    let mut seq: i64 = head.try_get("seq")?;
+    let mut hash: String = head.try_get("hash")?;
     let at = now();
-    let detail = detail.to_string();
-    let hash = link_hash(&prev, seq, actor, action, object, &detail, &at);
-    sqlx::query(
-        "insert into audit_log (tenant_id, seq, actor_id, action, object, detail, created_at, prev_hash, hash) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(tenant)
-    .bind(seq)
-    .bind(actor)
-    .bind(action)
-    .bind(object)
-    .bind(&detail)
-    .bind(&at)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(tx.conn())
-    .await?;
+    // 100 rows of 9 parameters stay far below either database's parameter limit.
+    for chunk in entries.chunks(100) {
+        let mut sql = String::from(
+            "insert into audit_log (tenant_id, seq, actor_id, action, object, detail, created_at, prev_hash, hash) values ",
+        );
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, (object, detail)) in chunk.iter().enumerate() {
+            let n = i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8,
+                n + 9
+            ));
+            seq += 1;
+            let detail = detail.to_string();
+            let prev = std::mem::take(&mut hash);
+            hash = link_hash(&prev, seq, actor, action, object, &detail, &at);
+            rows.push((seq, *object, detail, prev, hash.clone()));
+        }
+        let mut q = sqlx::query(&sql);
+        for (seq, object, detail, prev, h) in rows {
+            q = q
+                .bind(tenant)
+                .bind(seq)
+                .bind(actor)
+                .bind(action)
+                .bind(object)
+                .bind(detail)
+                .bind(at.clone())
+                .bind(prev)
+                .bind(h);
+        }
+        q.execute(tx.conn()).await?;
+    }
     sqlx::query("update audit_heads set seq = $2, hash = $3 where tenant_id = $1")
         .bind(tenant)
         .bind(seq)

@@ -19,12 +19,11 @@ pub struct WrappedKeys {
 
 /// The tenant's wrapped keys, if they were created.
 pub async fn fetch(db: &Db, tenant: &str) -> sqlx::Result<Option<WrappedKeys>> {
-    let row = sqlx::query(
-        "select tenant_id, data_key, index_key from tenant_keys where tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_optional(db.pool())
-    .await?;
+    let row =
+        sqlx::query("select tenant_id, data_key, index_key from tenant_keys where tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(db.pool())
+            .await?;
     row.as_ref().map(to_keys).transpose()
 }
 

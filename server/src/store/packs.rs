@@ -117,7 +117,8 @@ pub async fn install(
         let fields =
             form_runtime::form::CompiledForm::fields_of(&pack.forms[&list.form].schema, "")
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let compiled = CompiledList::check(key, list.clone(), &fields, "")
+        let schema = &pack.forms[&list.form].schema;
+        let compiled = CompiledList::check_form(key, list.clone(), &fields, schema, "")
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         create_indexes(tx, &compiled).await?;
     }
@@ -254,4 +255,38 @@ pub async fn lists_of_form(db: &Db, tenant: &str, form: &str) -> sqlx::Result<Ve
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(|r| r.try_get("list_key")).collect()
+}
+
+/// One published version of a form.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VersionInfo {
+    /// Version number, from 1.
+    pub version: i64,
+    /// Pack that published it.
+    pub pack_id: String,
+    /// Form title in that version.
+    pub title: String,
+    /// When it was published.
+    pub published_at: String,
+}
+
+/// Every version of a form, oldest first.
+pub async fn versions(db: &Db, tenant: &str, form: &str) -> sqlx::Result<Vec<VersionInfo>> {
+    let rows = sqlx::query(
+        "select version, pack_id, title, published_at from forms where tenant_id = $1 and form_key = $2 order by version",
+    )
+    .bind(tenant)
+    .bind(form)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(VersionInfo {
+                version: r.try_get("version")?,
+                pack_id: r.try_get("pack_id")?,
+                title: r.try_get("title")?,
+                published_at: r.try_get("published_at")?,
+            })
+        })
+        .collect()
 }

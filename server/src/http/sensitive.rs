@@ -1,0 +1,192 @@
+//! Sensitive values (`x-sensitive`) between the store and the client.
+//!
+//! Handlers work on clear data; only the store holds sealed values. [`seal`] runs right before
+//! a record is written, [`open`] right after it is read, and everything a client receives
+//! passes [`for_reader`], which masks each sensitive value unless the reader's role holds
+//! `unmask` — and then [`audit_unmask`] records who saw which clear values.
+//!
+//! A sealed value is `{"enc": "v1:…", "bi": "…"}`: the SM4-GCM ciphertext bound to tenant,
+//! form, record and the value's JSON pointer, and (for top-level fields) the blind index that
+//! exact search compares. Nested values (`members/*/id_number`) carry no blind index: no list
+//! filters them, and an index would only tell which records share a value.
+
+use anyhow::anyhow;
+use form_runtime::form::CompiledForm;
+use form_runtime::list::{CompiledList, ListQuery};
+use form_runtime::sensitive::{mask, normalise, sensitive_fields, visit_mut, SensitivePath};
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Actor;
+use crate::crypto::{value_aad, TenantKeys};
+use crate::startup::AppState;
+use crate::store::audit;
+
+/// The sensitive paths of a form version.
+pub fn paths(form: &CompiledForm) -> Vec<SensitivePath> {
+    sensitive_fields(&form.schema)
+}
+
+/// Seals every sensitive value of `data`, the clear data of record `id`, for storing.
+pub async fn seal(
+    app: &AppState,
+    tenant: &str,
+    form: &CompiledForm,
+    id: &str,
+    mut data: Value,
+) -> ApiResult<Value> {
+    let paths = paths(form);
+    if paths.is_empty() {
+        return Ok(data);
+    }
+    let keys = app.keys.tenant(&app.db, tenant).await?;
+    visit_mut(&paths, &mut data, |p, ptr, v| {
+        // Validation ran first and a pack check makes every sensitive field a string.
+        let plain = v
+            .as_str()
+            .ok_or_else(|| anyhow!("sensitive value {ptr} of record {id} is not text"))?;
+        let mut sealed = json!({"enc": keys.seal(&value_aad(tenant, &form.key, id, ptr), plain)});
+        if let Some(field) = p.top_level() {
+            sealed["bi"] = Value::String(keys.blind_index(field, &normalise(plain)));
+        }
+        *v = sealed;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(data)
+}
+
+/// Opens every sealed value of `data`, as read from the store for record `id`. A value that
+/// does not open where it sits (moved, altered, or not sealed at all) is an error, never
+/// shown.
+pub async fn open(
+    app: &AppState,
+    tenant: &str,
+    form: &CompiledForm,
+    id: &str,
+    data: Value,
+) -> ApiResult<Value> {
+    let paths = paths(form);
+    if paths.is_empty() {
+        return Ok(data);
+    }
+    let keys = app.keys.tenant(&app.db, tenant).await?;
+    open_with(&keys, &paths, tenant, &form.key, id, data)
+}
+
+/// [`open`] with the tenant's keys and the form's paths at hand: what a list does for each
+/// of its rows.
+pub fn open_with(
+    keys: &TenantKeys,
+    paths: &[SensitivePath],
+    tenant: &str,
+    form_key: &str,
+    id: &str,
+    mut data: Value,
+) -> ApiResult<Value> {
+    visit_mut(paths, &mut data, |_, ptr, v| {
+        let enc = v.get("enc").and_then(Value::as_str).ok_or_else(|| {
+            anyhow!("record {id}: the value at {ptr} should be sealed and is not")
+        })?;
+        let plain = keys
+            .open(&value_aad(tenant, form_key, id, ptr), enc)
+            .map_err(|e| anyhow!("record {id}: the value at {ptr} does not open: {e}"))?;
+        *v = Value::String(plain);
+        Ok::<(), anyhow::Error>(())
+    })
+    .map_err(|e| {
+        tracing::error!(record = id, error = %e, "sealed value refused");
+        ApiError::Internal(e)
+    })?;
+    Ok(data)
+}
+
+/// Clear data as `actor` may see it.
+pub struct Reading {
+    /// The data, masked unless the actor may unmask.
+    pub data: Value,
+    /// Pointers of the sensitive values shown in clear: what [`audit_unmask`] records.
+    pub unmasked: Vec<String>,
+}
+
+/// Masks every sensitive value of `data` unless the actor's role holds `unmask` on the form.
+pub async fn for_reader(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    data: Value,
+) -> Reading {
+    let paths = paths(form);
+    if paths.is_empty() {
+        return Reading {
+            data,
+            unmasked: Vec::new(),
+        };
+    }
+    let clear = actor.may(app, &form.key, "unmask").await;
+    reading(&paths, clear, data)
+}
+
+/// `data` with its values at `paths` masked, or shown in clear when `clear` (the reader
+/// holds `unmask`): [`for_reader`] once the permission is known.
+pub fn reading(paths: &[SensitivePath], clear: bool, mut data: Value) -> Reading {
+    let mut unmasked = Vec::new();
+    let _ = visit_mut::<()>(paths, &mut data, |p, ptr, v| {
+        if clear {
+            unmasked.push(ptr.to_string());
+        } else {
+            *v = Value::String(v.as_str().map_or_else(|| "***".into(), |s| mask(p.mask, s)));
+        }
+        Ok(())
+    });
+    Reading { data, unmasked }
+}
+
+/// Writes one `record.unmask` audit entry per record in `shown` whose clear sensitive values
+/// the actor received: `(record id, pointers)`; `via` says where (`record`, `list:KEY`,
+/// `inbox`). Nothing is written when nothing was shown in clear.
+pub async fn audit_unmask(
+    app: &AppState,
+    actor: &Actor,
+    shown: &[(String, Vec<String>)],
+    via: &str,
+) -> ApiResult<()> {
+    let entries: Vec<(&str, Value)> = shown
+        .iter()
+        .filter(|(_, fields)| !fields.is_empty())
+        .map(|(id, fields)| (id.as_str(), json!({"fields": fields, "via": via})))
+        .collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut tx = app.db.begin().await?;
+    audit::append_many(
+        &mut tx,
+        actor.tenant(),
+        Some(&actor.user.user_id),
+        "record.unmask",
+        &entries,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces the value of every filter on a sensitive field with its blind index, which is
+/// what the list's SQL compares.
+pub async fn blind_filters(
+    app: &AppState,
+    tenant: &str,
+    list: &CompiledList,
+    q: &mut ListQuery,
+) -> ApiResult<()> {
+    if !q.filters.iter().any(|(f, _)| list.is_sensitive(f)) {
+        return Ok(());
+    }
+    let keys = app.keys.tenant(&app.db, tenant).await?;
+    for (field, value) in q.filters.iter_mut() {
+        if list.is_sensitive(field) {
+            *value = keys.blind_index(field, &normalise(value));
+        }
+    }
+    Ok(())
+}
