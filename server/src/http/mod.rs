@@ -63,6 +63,7 @@ pub fn routes() -> Vec<Route> {
             post(records::create_record),
         ),
         route("GET", "/api/v1/records/{id}", get(records::get_record)),
+        route("POST", "/api/v1/records/{id}/upgrade", post(versions::upgrade_record)),
         route(
             "PATCH",
             "/api/v1/records/{id}",

@@ -8,8 +8,10 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
+use super::sensitive;
 use crate::startup::AppState;
-use crate::store::packs;
+use crate::store::records::{self, NewEvent, RecordRow};
+use crate::store::{audit, now, packs};
 
 async fn readable(app: &AppState, actor: &Actor, form: &str) -> ApiResult<()> {
     if actor.may(app, form, "read").await || actor.may(app, form, "create").await {
@@ -55,4 +57,84 @@ pub async fn version_diff(
     };
     let diff = form_runtime::version::diff(&old, &new);
     Ok(Json(json!({"form": form, "from": from, "to": version, "diff": diff})))
+}
+
+/// Body of `POST /api/v1/records/{id}/upgrade`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeRequest {
+    /// Only report what would happen.
+    #[serde(default)]
+    dry_run: bool,
+    /// Row version the client read; when given, a stale one is refused with 409.
+    version: Option<i64>,
+}
+
+/// Handles `POST /api/v1/records/{id}/upgrade`: moves a draft to the form's latest version.
+/// Values the new version does not accept are dropped and listed, with reasons; with
+/// `dry_run` nothing is written.
+pub async fn upgrade_record(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let req: UpgradeRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        UpgradeRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
+    };
+    let tenant = actor.tenant().to_string();
+    let (row, old_form, _) = super::records::visible(&app, &actor, &id).await?;
+    if req.version.is_some_and(|v| v != row.version) {
+        return Err(ApiError::Conflict { code: "stale_version", message: "记录已被他人修改，请刷新后重试".into() });
+    }
+    let is_draft = old_form.workflow.state(&row.state).is_some_and(|s| !s.complete);
+    if !is_draft || old_form.workflow.edit_rule(&row.state, &actor.roles).is_none() || !actor.may(&app, &row.form_key, "update").await {
+        return Err(ApiError::Forbidden("只有你能修改的草稿可以升级到新版本".into()));
+    }
+    let (latest, form) = app.catalog.versioned(&app.db, &tenant, &row.form_key, None).await?.ok_or_else(ApiError::no_record)?;
+    if latest <= row.form_version {
+        return Err(ApiError::Conflict { code: "already_latest", message: format!("记录已是最新版本（第 {latest} 版）") });
+    }
+    let (data, dropped) = form_runtime::version::fit(&row.data, &form);
+    // Dropped sensitive values are named, never echoed.
+    let secret: Vec<String> = sensitive::paths(&old_form).iter().filter_map(|p| p.top_level().map(str::to_string)).collect();
+    let report: Vec<Value> = dropped
+        .iter()
+        .map(|d| {
+            let value = if secret.contains(&d.field) { Value::Null } else { d.value.clone() };
+            json!({"field": d.field, "value": value, "reason": d.reason})
+        })
+        .collect();
+    if req.dry_run {
+        return Ok(Json(json!({"from_version": row.form_version, "to_version": latest, "dropped": report, "written": false})));
+    }
+    let at = now();
+    let uid = actor.user.user_id.as_str();
+    let sealed = sensitive::seal(&app, &tenant, &form, &row.id, data.clone()).await?;
+    let mut tx = app.db.begin().await?;
+    if !records::set_version(&mut tx, &tenant, &row.id, row.version, latest, &sealed, &at).await? {
+        return Err(ApiError::Conflict { code: "stale_version", message: "记录已被他人修改，请刷新后重试".into() });
+    }
+    let fields: Vec<&str> = dropped.iter().map(|d| d.field.as_str()).collect();
+    let changes = json!({"form_version": [row.form_version, latest], "dropped": fields});
+    let ev = NewEvent {
+        kind: "upgrade",
+        action: None,
+        from_state: Some(&row.state),
+        to_state: Some(&row.state),
+        actor_id: uid,
+        comment: None,
+        changes: Some(&changes),
+        at: &at,
+    };
+    records::add_event(&mut tx, &tenant, &row.id, &ev).await?;
+    audit::append(&mut tx, &tenant, Some(uid), "record.upgrade", &row.id, &changes).await?;
+    tx.commit().await?;
+    let from_version = row.form_version;
+    let updated = RecordRow { data, form_version: latest, version: row.version + 1, updated_at: at, ..row };
+    let (record, unmasked) = super::records::view(&app, &actor, &form, &updated).await;
+    sensitive::audit_unmask(&app, &actor, &[(updated.id.clone(), unmasked)], "record").await?;
+    Ok(Json(json!({"from_version": from_version, "to_version": latest, "dropped": report, "written": true, "record": record})))
 }

@@ -378,3 +378,31 @@ async fn page(
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((records, total))
 }
+
+/// Moves a record to another form version with data fitted to it, if the row version is
+/// still `expected`; false when it is not.
+pub async fn set_version(
+    tx: &mut Tx,
+    tenant: &str,
+    id: &str,
+    expected: i64,
+    form_version: i64,
+    data: &Value,
+    at: &str,
+) -> sqlx::Result<bool> {
+    let sql = format!(
+        "update records set form_version = $1, data = {}, row_version = row_version + 1, updated_at = $3 \
+         where tenant_id = $4 and record_id = $5 and row_version = $6",
+        json_param(tx.dialect(), 2)
+    );
+    let done = sqlx::query(&sql)
+        .bind(form_version)
+        .bind(data.to_string())
+        .bind(at)
+        .bind(tenant)
+        .bind(id)
+        .bind(expected)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
