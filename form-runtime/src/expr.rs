@@ -44,20 +44,32 @@ impl std::fmt::Debug for Expr {
 impl Expr {
     /// Compiles `source`; the error says what is wrong with it.
     pub fn compile(source: &str) -> Result<Expr, String> {
-        let compiled = ENV.compile_expression_owned(source.to_string()).map_err(|e| describe(&e))?;
-        Ok(Expr { source: source.to_string(), compiled })
+        let compiled = ENV
+            .compile_expression_owned(source.to_string())
+            .map_err(|e| describe(&e))?;
+        Ok(Expr {
+            source: source.to_string(),
+            compiled,
+        })
     }
 
     /// Record fields the expression reads (names that are neither its own locals nor
     /// functions such as `sum`).
     pub fn variables(&self) -> BTreeSet<String> {
         let globals: BTreeSet<&str> = ENV.globals().map(|(k, _)| k).collect();
-        self.compiled.undeclared_variables(false).into_iter().filter(|v| !globals.contains(v.as_str())).collect()
+        self.compiled
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !globals.contains(v.as_str()))
+            .collect()
     }
 
     /// Evaluates against a JSON object of variables.
     pub fn eval(&self, vars: &Value) -> Result<Value, String> {
-        let v = self.compiled.eval(MjValue::from(minijinja::value::Serde(vars))).map_err(|e| describe(&e))?;
+        let v = self
+            .compiled
+            .eval(MjValue::from(minijinja::value::Serde(vars)))
+            .map_err(|e| describe(&e))?;
         if v.is_undefined() || v.is_none() {
             return Ok(Value::Null);
         }
@@ -66,7 +78,10 @@ impl Expr {
 
     /// Evaluates as a condition: true only for a truthy result.
     pub fn test(&self, vars: &Value) -> Result<bool, String> {
-        let v = self.compiled.eval(MjValue::from(minijinja::value::Serde(vars))).map_err(|e| describe(&e))?;
+        let v = self
+            .compiled
+            .eval(MjValue::from(minijinja::value::Serde(vars)))
+            .map_err(|e| describe(&e))?;
         Ok(v.is_true())
     }
 }
@@ -85,7 +100,9 @@ fn to_decimal(v: &MjValue) -> Option<Decimal> {
         return None;
     }
     let s = v.to_string();
-    Decimal::from_str(&s).or_else(|_| Decimal::from_scientific(&s)).ok()
+    Decimal::from_str(&s)
+        .or_else(|_| Decimal::from_scientific(&s))
+        .ok()
 }
 
 fn from_decimal(d: Decimal) -> MjValue {
@@ -113,8 +130,15 @@ fn sum(items: MjValue, attr: Option<String>) -> Result<MjValue, MjError> {
         if v.is_undefined() || v.is_none() {
             continue;
         }
-        let d = to_decimal(&v).ok_or_else(|| MjError::new(ErrorKind::InvalidOperation, format!("sum: `{v}` is not a number")))?;
-        total = total.checked_add(d).ok_or_else(|| MjError::new(ErrorKind::InvalidOperation, "sum: too large"))?;
+        let d = to_decimal(&v).ok_or_else(|| {
+            MjError::new(
+                ErrorKind::InvalidOperation,
+                format!("sum: `{v}` is not a number"),
+            )
+        })?;
+        total = total
+            .checked_add(d)
+            .ok_or_else(|| MjError::new(ErrorKind::InvalidOperation, "sum: too large"))?;
     }
     Ok(from_decimal(total))
 }
@@ -123,7 +147,10 @@ fn sum(items: MjValue, attr: Option<String>) -> Result<MjValue, MjError> {
 fn decimal_round(x: MjValue, places: u32) -> Result<MjValue, MjError> {
     match to_decimal(&x) {
         None => Ok(MjValue::UNDEFINED),
-        Some(d) => Ok(from_decimal(d.round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero))),
+        Some(d) => Ok(from_decimal(d.round_dp_with_strategy(
+            places,
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        ))),
     }
 }
 
@@ -139,7 +166,9 @@ fn parse_date(v: &MjValue) -> Option<chrono::NaiveDate> {
 /// `age(id_number)` or `age(id_number, "2026-01-01")`: whole years since the birth date in a
 /// resident ID number; undefined when the number is not valid.
 fn age(id: MjValue, on: Rest<MjValue>) -> MjValue {
-    let Some(birth) = id.as_str().and_then(crate::formats::id_number_birth_date) else { return MjValue::UNDEFINED };
+    let Some(birth) = id.as_str().and_then(crate::formats::id_number_birth_date) else {
+        return MjValue::UNDEFINED;
+    };
     let on = on.first().and_then(parse_date).unwrap_or_else(china_today);
     match on.years_since(birth) {
         Some(y) => MjValue::from(y),
@@ -169,27 +198,68 @@ mod tests {
     #[test]
     fn sums_of_amounts_are_exact() {
         let e = Expr::compile("sum(items, 'amount')").unwrap();
-        let v = e.eval(&json!({"items": [{"amount": 0.1}, {"amount": 0.2}, {"amount": 1000000.07}, {}]})).unwrap();
+        let v = e
+            .eval(&json!({"items": [{"amount": 0.1}, {"amount": 0.2}, {"amount": 1000000.07}, {}]}))
+            .unwrap();
         assert_eq!(v.to_string(), "1000000.37");
-        assert_eq!(Expr::compile("sum([0.1, 0.2])").unwrap().eval(&json!({})).unwrap().to_string(), "0.3");
+        assert_eq!(
+            Expr::compile("sum([0.1, 0.2])")
+                .unwrap()
+                .eval(&json!({}))
+                .unwrap()
+                .to_string(),
+            "0.3"
+        );
     }
 
     #[test]
     fn age_and_days_come_from_id_numbers_and_dates() {
         let vars = json!({"id": "11010519491231002X", "a": "2026-01-01", "b": "2026-03-01"});
-        assert_eq!(Expr::compile("age(id, '2026-12-31')").unwrap().eval(&vars).unwrap(), json!(77));
-        assert_eq!(Expr::compile("age(id, '2026-12-30')").unwrap().eval(&vars).unwrap(), json!(76));
-        assert_eq!(Expr::compile("days_between(a, b)").unwrap().eval(&vars).unwrap(), json!(59));
-        assert_eq!(Expr::compile("age('123')").unwrap().eval(&vars).unwrap(), Value::Null);
+        assert_eq!(
+            Expr::compile("age(id, '2026-12-31')")
+                .unwrap()
+                .eval(&vars)
+                .unwrap(),
+            json!(77)
+        );
+        assert_eq!(
+            Expr::compile("age(id, '2026-12-30')")
+                .unwrap()
+                .eval(&vars)
+                .unwrap(),
+            json!(76)
+        );
+        assert_eq!(
+            Expr::compile("days_between(a, b)")
+                .unwrap()
+                .eval(&vars)
+                .unwrap(),
+            json!(59)
+        );
+        assert_eq!(
+            Expr::compile("age('123')").unwrap().eval(&vars).unwrap(),
+            Value::Null
+        );
     }
 
     #[test]
     fn conditions_and_variables() {
         let e = Expr::compile("deaths > 0 or housing_type == '其他'").unwrap();
-        assert_eq!(e.variables(), ["deaths", "housing_type"].iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            e.variables(),
+            ["deaths", "housing_type"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        );
         assert!(e.test(&json!({"deaths": 1})).unwrap());
-        assert!(!e.test(&json!({"deaths": 0, "housing_type": "居住性房屋"})).unwrap());
-        assert!(!e.test(&json!({})).unwrap(), "missing fields are false, not errors");
+        assert!(!e
+            .test(&json!({"deaths": 0, "housing_type": "居住性房屋"}))
+            .unwrap());
+        assert!(
+            !e.test(&json!({})).unwrap(),
+            "missing fields are false, not errors"
+        );
     }
 
     #[test]

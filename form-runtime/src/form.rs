@@ -182,7 +182,12 @@ impl CompiledForm {
     }
 
     /// Compiles a form schema with its workflow. `file` is used in error reports.
-    pub fn compile(key: &str, schema: Value, workflow: Arc<Workflow>, file: &str) -> Result<CompiledForm, Vec<PackError>> {
+    pub fn compile(
+        key: &str,
+        schema: Value,
+        workflow: Arc<Workflow>,
+        file: &str,
+    ) -> Result<CompiledForm, Vec<PackError>> {
         Self::compile_with(key, schema, workflow, &BTreeMap::new(), file)
     }
 
@@ -231,7 +236,11 @@ impl CompiledForm {
     /// Takes data on its way to being stored: rich text sanitised, computed values
     /// recomputed (whatever the client sent), hidden fields dropped, then everything checked.
     /// Returns the data to store, or every failing value by JSON pointer.
-    pub fn accept(&self, data: Value, completeness: Completeness) -> Result<Value, Vec<FieldError>> {
+    pub fn accept(
+        &self,
+        data: Value,
+        completeness: Completeness,
+    ) -> Result<Value, Vec<FieldError>> {
         let (data, hidden) = self.rules.transform(data).map_err(|mut e| {
             self.rules.override_messages(&mut e);
             e
@@ -242,7 +251,10 @@ impl CompiledForm {
             .filter_map(|e| field_error(&self.schema, &e, completeness))
             .filter(|e| !(e.rule == "required" && hidden.contains(&e.pointer)))
             .collect();
-        errs.extend(self.rules.check(&data, completeness == Completeness::Complete));
+        errs.extend(
+            self.rules
+                .check(&data, completeness == Completeness::Complete),
+        );
         errs.sort_by(|a, b| a.pointer.cmp(&b.pointer));
         errs.dedup_by(|a, b| a.pointer == b.pointer && a.rule == b.rule);
         self.rules.override_messages(&mut errs);

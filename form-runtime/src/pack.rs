@@ -269,7 +269,9 @@ impl Pack {
                     &key,
                     def.clone(),
                     fields,
-                    forms.get(&def.form).map_or(&Value::Null, |(_, f)| &f.schema),
+                    forms
+                        .get(&def.form)
+                        .map_or(&Value::Null, |(_, f)| &f.schema),
                     &file,
                 ) {
                     Ok(l) => {
@@ -350,7 +352,9 @@ impl Pack {
     /// The catalogues a form's fields take options from, to be stored with the form version.
     pub fn catalogues_of(&self, form: &str) -> BTreeMap<String, Catalogue> {
         let mut used = BTreeMap::new();
-        let Some(src) = self.forms.get(form) else { return used };
+        let Some(src) = self.forms.get(form) else {
+            return used;
+        };
         let mut stack = vec![&src.schema];
         while let Some(node) = stack.pop() {
             if let Some(c) = node.get("x-options-from").and_then(Value::as_str) {

@@ -42,7 +42,9 @@ impl FieldPath {
     pub fn schema_pointer(&self) -> String {
         match self {
             FieldPath::Top(f) => format!("/properties/{}", escape(f)),
-            FieldPath::Row(s, f) => format!("/properties/{}/items/properties/{}", escape(s), escape(f)),
+            FieldPath::Row(s, f) => {
+                format!("/properties/{}/items/properties/{}", escape(s), escape(f))
+            }
         }
     }
 
@@ -51,7 +53,12 @@ impl FieldPath {
         let segs: Vec<&str> = pointer.split('/').skip(1).collect();
         match self {
             FieldPath::Top(f) => segs.len() == 1 && segs[0] == escape(f),
-            FieldPath::Row(s, f) => segs.len() == 3 && segs[0] == escape(s) && segs[1].parse::<usize>().is_ok() && segs[2] == escape(f),
+            FieldPath::Row(s, f) => {
+                segs.len() == 3
+                    && segs[0] == escape(s)
+                    && segs[1].parse::<usize>().is_ok()
+                    && segs[2] == escape(f)
+            }
         }
     }
 }
@@ -234,11 +241,26 @@ struct Ext<'a> {
 
 fn fields_with_ext(schema: &Value) -> Vec<Ext<'_>> {
     let mut out = Vec::new();
-    for (k, node) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
-        out.push(Ext { path: FieldPath::Top(k.clone()), node });
-        if let Some(items) = node.get("items").and_then(|i| i.get("properties")).and_then(Value::as_object) {
+    for (k, node) in schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        out.push(Ext {
+            path: FieldPath::Top(k.clone()),
+            node,
+        });
+        if let Some(items) = node
+            .get("items")
+            .and_then(|i| i.get("properties"))
+            .and_then(Value::as_object)
+        {
             for (rk, rnode) in items {
-                out.push(Ext { path: FieldPath::Row(k.clone(), rk.clone()), node: rnode });
+                out.push(Ext {
+                    path: FieldPath::Row(k.clone(), rk.clone()),
+                    node: rnode,
+                });
             }
         }
     }
@@ -248,17 +270,29 @@ fn fields_with_ext(schema: &Value) -> Vec<Ext<'_>> {
 impl Rules {
     /// Compiles the `x-` keywords of `schema`'s properties. `catalogues` are the pack's;
     /// problems are reported against `file`.
-    pub fn compile(schema: &Value, catalogues: &BTreeMap<String, Catalogue>, file: &str) -> Result<Rules, Vec<PackError>> {
+    pub fn compile(
+        schema: &Value,
+        catalogues: &BTreeMap<String, Catalogue>,
+        file: &str,
+    ) -> Result<Rules, Vec<PackError>> {
         let mut rules = Rules::default();
         let mut errs = Vec::new();
-        let top: BTreeSet<String> = schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let top: BTreeSet<String> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
         let sections: BTreeSet<String> = match schema.get("x-ui") {
             None => BTreeSet::new(),
             Some(ui) => match serde_json::from_value::<FormUi>(ui.clone()) {
                 Ok(ui) => {
                     for (i, s) in ui.sections.iter().enumerate() {
                         if !(1..=4).contains(&s.columns) {
-                            errs.push(PackError::new(file, format!("/x-ui/sections/{i}/columns"), "columns must be 1 to 4"));
+                            errs.push(PackError::new(
+                                file,
+                                format!("/x-ui/sections/{i}/columns"),
+                                "columns must be 1 to 4",
+                            ));
                         }
                     }
                     ui.sections.into_iter().map(|s| s.key).collect()
@@ -271,12 +305,17 @@ impl Rules {
         };
         for Ext { path, node } in fields_with_ext(schema) {
             let at = path.schema_pointer();
-            let Some(obj) = node.as_object() else { continue };
+            let Some(obj) = node.as_object() else {
+                continue;
+            };
             // Variables an expression at this path may read.
             let vars: BTreeSet<String> = match &path {
                 FieldPath::Top(_) => top.clone(),
                 FieldPath::Row(s, _) => {
-                    let mut v: BTreeSet<String> = schema["properties"][s]["items"]["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+                    let mut v: BTreeSet<String> = schema["properties"][s]["items"]["properties"]
+                        .as_object()
+                        .map(|p| p.keys().cloned().collect())
+                        .unwrap_or_default();
                     v.insert("record".into());
                     v
                 }
@@ -284,20 +323,39 @@ impl Rules {
             let expr = |kw: &str, errs: &mut Vec<PackError>| -> Option<Expr> {
                 let src = obj.get(kw)?;
                 let Some(src) = src.as_str() else {
-                    errs.push(PackError::new(file, format!("{at}/{kw}"), "an expression must be a string"));
+                    errs.push(PackError::new(
+                        file,
+                        format!("{at}/{kw}"),
+                        "an expression must be a string",
+                    ));
                     return None;
                 };
                 match Expr::compile(src) {
                     Err(e) => {
-                        errs.push(PackError::new(file, format!("{at}/{kw}"), format!("invalid expression: {e}")));
+                        errs.push(PackError::new(
+                            file,
+                            format!("{at}/{kw}"),
+                            format!("invalid expression: {e}"),
+                        ));
                         None
                     }
                     Ok(x) => {
-                        let unknown: Vec<String> = x.variables().into_iter().filter(|v| !vars.contains(v)).collect();
+                        let unknown: Vec<String> = x
+                            .variables()
+                            .into_iter()
+                            .filter(|v| !vars.contains(v))
+                            .collect();
                         if unknown.is_empty() {
                             Some(x)
                         } else {
-                            errs.push(PackError::new(file, format!("{at}/{kw}"), format!("expression reads unknown field(s): {}", unknown.join(", "))));
+                            errs.push(PackError::new(
+                                file,
+                                format!("{at}/{kw}"),
+                                format!(
+                                    "expression reads unknown field(s): {}",
+                                    unknown.join(", ")
+                                ),
+                            ));
                             None
                         }
                     }
@@ -308,7 +366,11 @@ impl Rules {
                 Some(d) => match d.as_u64().filter(|d| *d <= 10) {
                     Some(d) => Some(d as u32),
                     None => {
-                        errs.push(PackError::new(file, format!("{at}/x-decimals"), "x-decimals must be a whole number from 0 to 10"));
+                        errs.push(PackError::new(
+                            file,
+                            format!("{at}/x-decimals"),
+                            "x-decimals must be a whole number from 0 to 10",
+                        ));
                         None
                     }
                 },
@@ -326,48 +388,105 @@ impl Rules {
                 rules.decimals.push((path.clone(), d));
             }
             if let Some(c) = obj.get("x-options-from") {
-                match c.as_str().and_then(|c| catalogues.get(c).map(|cat| (c, cat))) {
-                    Some((c, cat)) => rules.options.push((path.clone(), c.to_string(), cat.values())),
-                    None => errs.push(PackError::new(file, format!("{at}/x-options-from"), format!("{c} is not a catalogue in catalogues/"))),
+                match c
+                    .as_str()
+                    .and_then(|c| catalogues.get(c).map(|cat| (c, cat)))
+                {
+                    Some((c, cat)) => {
+                        rules
+                            .options
+                            .push((path.clone(), c.to_string(), cat.values()))
+                    }
+                    None => errs.push(PackError::new(
+                        file,
+                        format!("{at}/x-options-from"),
+                        format!("{c} is not a catalogue in catalogues/"),
+                    )),
                 }
             }
             match obj.get("x-sanitize") {
                 None => {}
                 Some(Value::String(s)) if s == "html" => rules.sanitize.push(path.clone()),
-                Some(_) => errs.push(PackError::new(file, format!("{at}/x-sanitize"), "x-sanitize must be \"html\"")),
+                Some(_) => errs.push(PackError::new(
+                    file,
+                    format!("{at}/x-sanitize"),
+                    "x-sanitize must be \"html\"",
+                )),
             }
             if let Some(m) = obj.get("x-messages") {
                 match serde_json::from_value::<BTreeMap<String, Message>>(m.clone()) {
                     Ok(m) => rules.messages.push((path.clone(), m)),
-                    Err(e) => errs.push(PackError::new(file, format!("{at}/x-messages"), format!("x-messages maps a rule to a text or {{zh, en}}: {e}"))),
+                    Err(e) => errs.push(PackError::new(
+                        file,
+                        format!("{at}/x-messages"),
+                        format!("x-messages maps a rule to a text or {{zh, en}}: {e}"),
+                    )),
                 }
             }
             if let Some(r) = obj.get("x-ref") {
                 match (serde_json::from_value::<RefRule>(r.clone()), &path) {
-                    (Ok(rule), FieldPath::Top(f)) if obj.get("type") == Some(&Value::String("string".into())) => {
+                    (Ok(rule), FieldPath::Top(f))
+                        if obj.get("type") == Some(&Value::String("string".into())) =>
+                    {
                         rules.refs.insert(f.clone(), rule);
                     }
-                    (Ok(_), _) => errs.push(PackError::new(file, format!("{at}/x-ref"), "a reference is a top-level string field (the record id)")),
-                    (Err(e), _) => errs.push(PackError::new(file, format!("{at}/x-ref"), format!("x-ref is {{form, label}}: {e}"))),
+                    (Ok(_), _) => errs.push(PackError::new(
+                        file,
+                        format!("{at}/x-ref"),
+                        "a reference is a top-level string field (the record id)",
+                    )),
+                    (Err(e), _) => errs.push(PackError::new(
+                        file,
+                        format!("{at}/x-ref"),
+                        format!("x-ref is {{form, label}}: {e}"),
+                    )),
                 }
             }
             if let Some(ui) = obj.get("x-ui") {
                 match serde_json::from_value::<UiHints>(ui.clone()) {
                     Ok(h) => {
                         if let Some(s) = h.section.filter(|s| !sections.contains(s)) {
-                            errs.push(PackError::new(file, format!("{at}/x-ui/section"), format!("section `{s}` is not declared in the form's x-ui.sections")));
+                            errs.push(PackError::new(
+                                file,
+                                format!("{at}/x-ui/section"),
+                                format!(
+                                    "section `{s}` is not declared in the form's x-ui.sections"
+                                ),
+                            ));
                         }
                         if h.columns.is_some_and(|c| !(1..=4).contains(&c)) {
-                            errs.push(PackError::new(file, format!("{at}/x-ui/columns"), "columns must be 1 to 4"));
+                            errs.push(PackError::new(
+                                file,
+                                format!("{at}/x-ui/columns"),
+                                "columns must be 1 to 4",
+                            ));
                         }
                     }
-                    Err(e) => errs.push(PackError::new(file, format!("{at}/x-ui"), format!("invalid x-ui: {e}"))),
+                    Err(e) => errs.push(PackError::new(
+                        file,
+                        format!("{at}/x-ui"),
+                        format!("invalid x-ui: {e}"),
+                    )),
                 }
             }
             for k in obj.keys().filter(|k| k.starts_with("x-")) {
-                let known = ["x-computed", "x-visible-if", "x-required-if", "x-decimals", "x-options-from", "x-sanitize", "x-messages", "x-ref", "x-ui"];
+                let known = [
+                    "x-computed",
+                    "x-visible-if",
+                    "x-required-if",
+                    "x-decimals",
+                    "x-options-from",
+                    "x-sanitize",
+                    "x-messages",
+                    "x-ref",
+                    "x-ui",
+                ];
                 if !known.contains(&k.as_str()) && !OTHER_KEYWORDS.contains(&k.as_str()) {
-                    errs.push(PackError::new(file, format!("{at}/{}", escape(k)), format!("unknown extension keyword `{k}`")));
+                    errs.push(PackError::new(
+                        file,
+                        format!("{at}/{}", escape(k)),
+                        format!("unknown extension keyword `{k}`"),
+                    ));
                 }
             }
         }
@@ -380,7 +499,9 @@ impl Rules {
 
     /// Whether the field is computed (its submitted value is always replaced).
     pub fn is_computed(&self, field: &str) -> bool {
-        self.computed.iter().any(|(p, _, _)| *p == FieldPath::Top(field.to_string()))
+        self.computed
+            .iter()
+            .any(|(p, _, _)| *p == FieldPath::Top(field.to_string()))
     }
 
     /// Sanitises rich text, computes values and drops hidden fields. Returns the data and
@@ -395,14 +516,24 @@ impl Rules {
             });
         }
         // Rows first: a top-level total may sum a row's computed subtotal.
-        let (rows, tops): (Vec<_>, Vec<_>) = self.computed.iter().partition(|(p, _, _)| matches!(p, FieldPath::Row(..)));
+        let (rows, tops): (Vec<_>, Vec<_>) = self
+            .computed
+            .iter()
+            .partition(|(p, _, _)| matches!(p, FieldPath::Row(..)));
         for (path, x, decimals) in rows.into_iter().chain(tops) {
             let record = data.clone();
             let mut failed = Vec::new();
             let field = field_of(path);
-            for_each_slot(&mut data, path, &record, |slot, vars, ptr| match x.eval(vars) {
-                Ok(v) => put(slot, field, round(v, *decimals)),
-                Err(e) => failed.push(FieldError::new(ptr, "computed", format!("无法计算：{e}"), format!("cannot compute: {e}"))),
+            for_each_slot(&mut data, path, &record, |slot, vars, ptr| {
+                match x.eval(vars) {
+                    Ok(v) => put(slot, field, round(v, *decimals)),
+                    Err(e) => failed.push(FieldError::new(
+                        ptr,
+                        "computed",
+                        format!("无法计算：{e}"),
+                        format!("cannot compute: {e}"),
+                    )),
+                }
             });
             errs.extend(failed);
         }
@@ -411,13 +542,20 @@ impl Rules {
             let record = data.clone();
             let mut failed = Vec::new();
             let field = field_of(path);
-            for_each_slot(&mut data, path, &record, |slot, vars, ptr| match x.test(vars) {
-                Ok(true) => {}
-                Ok(false) => {
-                    put(slot, field, Value::Null);
-                    hidden.insert(ptr.to_string());
+            for_each_slot(&mut data, path, &record, |slot, vars, ptr| {
+                match x.test(vars) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        put(slot, field, Value::Null);
+                        hidden.insert(ptr.to_string());
+                    }
+                    Err(e) => failed.push(FieldError::new(
+                        ptr,
+                        "condition",
+                        format!("条件无法判断：{e}"),
+                        format!("condition failed: {e}"),
+                    )),
                 }
-                Err(e) => failed.push(FieldError::new(ptr, "condition", format!("条件无法判断：{e}"), format!("condition failed: {e}"))),
             });
             errs.extend(failed);
         }
@@ -444,7 +582,12 @@ impl Rules {
                         _ => false,
                     };
                     if missing && x.test(vars).unwrap_or(false) {
-                        errs.push(FieldError::new(ptr, "required", "此项为必填项", "this field is required"));
+                        errs.push(FieldError::new(
+                            ptr,
+                            "required",
+                            "此项为必填项",
+                            "this field is required",
+                        ));
                     }
                 });
             }
@@ -454,9 +597,16 @@ impl Rules {
             for_each_value(&mut data, path, |v, ptr| {
                 if let Value::Number(n) = v {
                     let text = n.to_string();
-                    let frac = text.split_once('.').map_or(0, |(_, f)| f.trim_end_matches(|c: char| !c.is_ascii_digit()).len());
+                    let frac = text.split_once('.').map_or(0, |(_, f)| {
+                        f.trim_end_matches(|c: char| !c.is_ascii_digit()).len()
+                    });
                     if frac > *places as usize || text.contains(['e', 'E']) {
-                        errs.push(FieldError::new(ptr, "decimals", format!("最多 {places} 位小数"), format!("at most {places} decimal places")));
+                        errs.push(FieldError::new(
+                            ptr,
+                            "decimals",
+                            format!("最多 {places} 位小数"),
+                            format!("at most {places} decimal places"),
+                        ));
                     }
                 }
             });
@@ -465,11 +615,21 @@ impl Rules {
             for_each_value(&mut data, path, |v, ptr| {
                 let bad: Vec<String> = match v {
                     Value::String(s) if !values.contains(s.as_str()) => vec![s.clone()],
-                    Value::Array(a) => a.iter().filter_map(Value::as_str).filter(|s| !values.contains(*s)).map(str::to_string).collect(),
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .filter(|s| !values.contains(*s))
+                        .map(str::to_string)
+                        .collect(),
                     _ => Vec::new(),
                 };
                 for b in bad {
-                    errs.push(FieldError::new(ptr, "options", format!("「{b}」不在{catalogue}的选项中"), format!("`{b}` is not an option of {catalogue}")));
+                    errs.push(FieldError::new(
+                        ptr,
+                        "options",
+                        format!("「{b}」不在{catalogue}的选项中"),
+                        format!("`{b}` is not an option of {catalogue}"),
+                    ));
                 }
             });
         }
@@ -479,7 +639,12 @@ impl Rules {
     /// Replaces messages the pack overrides for the field and rule of each error.
     pub fn override_messages(&self, errs: &mut [FieldError]) {
         for e in errs.iter_mut() {
-            let Some(m) = self.messages.iter().find(|(p, _)| p.matches(&e.pointer)).and_then(|(_, m)| m.get(&e.rule).or_else(|| m.get("*"))) else {
+            let Some(m) = self
+                .messages
+                .iter()
+                .find(|(p, _)| p.matches(&e.pointer))
+                .and_then(|(_, m)| m.get(&e.rule).or_else(|| m.get("*")))
+            else {
                 continue;
             };
             match m {
@@ -516,9 +681,16 @@ fn round(v: Value, decimals: Option<u32>) -> Value {
     match (v, decimals) {
         (Value::Number(n), Some(d)) => {
             let text = n.to_string();
-            match rust_decimal::Decimal::from_str_exact(&text).or_else(|_| rust_decimal::Decimal::from_scientific(&text)) {
+            match rust_decimal::Decimal::from_str_exact(&text)
+                .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
+            {
                 Ok(x) => {
-                    let r = x.round_dp_with_strategy(d, rust_decimal::RoundingStrategy::MidpointAwayFromZero).normalize();
+                    let r = x
+                        .round_dp_with_strategy(
+                            d,
+                            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                        )
+                        .normalize();
                     serde_json::from_str(&r.to_string()).unwrap_or(Value::Number(n))
                 }
                 Err(_) => Value::Number(n),
@@ -530,7 +702,12 @@ fn round(v: Value, decimals: Option<u32>) -> Value {
 
 /// Calls `f(object holding the field, variables, pointer)` for the field at `path`: once for a
 /// top-level field, once per row for a row field.
-fn for_each_slot(data: &mut Value, path: &FieldPath, record: &Value, mut f: impl FnMut(&mut Map<String, Value>, &Value, &str)) {
+fn for_each_slot(
+    data: &mut Value,
+    path: &FieldPath,
+    record: &Value,
+    mut f: impl FnMut(&mut Map<String, Value>, &Value, &str),
+) {
     match path {
         FieldPath::Top(field) => {
             if let Value::Object(obj) = data {

@@ -40,18 +40,40 @@ pub fn diff(old: &Value, new: &Value) -> FormDiff {
     let schema = |d: &Value| d.get("schema").cloned().unwrap_or_else(|| d.clone());
     let (os, ns) = (schema(old), schema(new));
     let empty = Map::new();
-    let props = |s: &Value| s.get("properties").and_then(Value::as_object).cloned().unwrap_or_else(|| empty.clone());
+    let props = |s: &Value| {
+        s.get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_else(|| empty.clone())
+    };
     let (op, np) = (props(&os), props(&ns));
     let mut out = FormDiff::default();
     for (k, v) in &np {
         match op.get(k) {
             None => out.added.push(k.clone()),
-            Some(o) if o != v => out.changed.push(FieldChange { field: k.clone(), from: o.clone(), to: v.clone() }),
+            Some(o) if o != v => out.changed.push(FieldChange {
+                field: k.clone(),
+                from: o.clone(),
+                to: v.clone(),
+            }),
             Some(_) => {}
         }
     }
-    out.removed = op.keys().filter(|k| !np.contains_key(*k)).cloned().collect();
-    let req = |s: &Value| -> Vec<String> { s.get("required").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default() };
+    out.removed = op
+        .keys()
+        .filter(|k| !np.contains_key(*k))
+        .cloned()
+        .collect();
+    let req = |s: &Value| -> Vec<String> {
+        s.get("required")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     if req(&os) != req(&ns) {
         out.required = Some((req(&os), req(&ns)));
     }
@@ -88,7 +110,11 @@ pub fn fit(data: &Value, form: &CompiledForm) -> (Value, Vec<Dropped>) {
     for k in kept.keys().cloned().collect::<Vec<_>>() {
         if !form.fields.contains_key(&k) {
             if let Some(v) = kept.remove(&k) {
-                dropped.push(Dropped { field: k, value: v, reason: "新版本没有此字段 / the new version has no such field".into() });
+                dropped.push(Dropped {
+                    field: k,
+                    value: v,
+                    reason: "新版本没有此字段 / the new version has no such field".into(),
+                });
             }
         }
     }
@@ -100,9 +126,19 @@ pub fn fit(data: &Value, form: &CompiledForm) -> (Value, Vec<Dropped>) {
             Err(errs) => {
                 let mut progressed = false;
                 for e in errs {
-                    let field = e.pointer.split('/').nth(1).unwrap_or("").replace("~1", "/").replace("~0", "~");
+                    let field = e
+                        .pointer
+                        .split('/')
+                        .nth(1)
+                        .unwrap_or("")
+                        .replace("~1", "/")
+                        .replace("~0", "~");
                     if let Some(v) = kept.remove(&field) {
-                        dropped.push(Dropped { field, value: v, reason: format!("{} / {}", e.message, e.message_en) });
+                        dropped.push(Dropped {
+                            field,
+                            value: v,
+                            reason: format!("{} / {}", e.message, e.message_en),
+                        });
                         progressed = true;
                     }
                 }
@@ -124,7 +160,16 @@ mod tests {
 
     fn form(schema: Value) -> CompiledForm {
         let wf: WorkflowDef = serde_json::from_value(json!({"label": "w", "initial": "draft", "states": [{"key": "draft", "label": "d", "complete": false}], "transitions": []})).unwrap();
-        CompiledForm::compile("f", schema, Arc::new(Workflow { key: "w".into(), def: wf }), "f").unwrap()
+        CompiledForm::compile(
+            "f",
+            schema,
+            Arc::new(Workflow {
+                key: "w".into(),
+                def: wf,
+            }),
+            "f",
+        )
+        .unwrap()
     }
 
     #[test]
@@ -132,14 +177,22 @@ mod tests {
         let old = json!({"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}});
         let new = json!({"type": "object", "required": ["a", "c"], "properties": {"a": {"type": "string", "maxLength": 5}, "c": {"type": "string"}}});
         let d = diff(&old, &new);
-        assert_eq!((d.added, d.removed), (vec!["c".to_string()], vec!["b".to_string()]));
+        assert_eq!(
+            (d.added, d.removed),
+            (vec!["c".to_string()], vec!["b".to_string()])
+        );
         assert_eq!(d.changed[0].field, "a");
-        assert_eq!(d.required, Some((vec!["a".into()], vec!["a".into(), "c".into()])));
+        assert_eq!(
+            d.required,
+            Some((vec!["a".into()], vec!["a".into(), "c".into()]))
+        );
     }
 
     #[test]
     fn fitting_a_draft_drops_unknown_and_no_longer_valid_values_with_reasons() {
-        let new = form(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 3}, "n": {"type": "integer"}}}));
+        let new = form(
+            json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 3}, "n": {"type": "integer"}}}),
+        );
         let (kept, dropped) = fit(&json!({"name": "太长的名字", "n": 2, "gone": true}), &new);
         assert_eq!(kept, json!({"n": 2}));
         let fields: Vec<&str> = dropped.iter().map(|d| d.field.as_str()).collect();

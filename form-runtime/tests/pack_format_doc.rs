@@ -654,13 +654,24 @@ fn the_showcase_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
     let blocks = blocks(&manual());
     let mut files = PackFiles::default();
     for b in blocks.iter().filter(|b| b.attr("pack") == Some("showcase")) {
-        let path = b.attr("file").unwrap_or_else(|| panic!("{}: a showcase block names its file", b.at()));
-        files.0.insert(path.to_string(), b.body.clone().into_bytes());
+        let path = b
+            .attr("file")
+            .unwrap_or_else(|| panic!("{}: a showcase block names its file", b.at()));
+        files
+            .0
+            .insert(path.to_string(), b.body.clone().into_bytes());
     }
     let pack = load(&files);
-    assert_eq!(pack.forms.keys().collect::<Vec<_>>(), ["expert", "project_budget"]);
-    assert_eq!(pack.catalogues.keys().collect::<Vec<_>>(), ["regions", "specialties"]);
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/showcase");
+    assert_eq!(
+        pack.forms.keys().collect::<Vec<_>>(),
+        ["expert", "project_budget"]
+    );
+    assert_eq!(
+        pack.catalogues.keys().collect::<Vec<_>>(),
+        ["regions", "specialties"]
+    );
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/showcase");
     let on_disk = PackFiles::from_dir(&fixture).expect("fixture pack");
     assert_eq!(
         on_disk.0.keys().collect::<Vec<_>>(),
@@ -668,19 +679,29 @@ fn the_showcase_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
         "the manual shows every file of tests/fixtures/showcase"
     );
     for (path, body) in &files.0 {
-        let disk = String::from_utf8_lossy(&on_disk.0[path]).trim_end().to_string();
-        assert_eq!(String::from_utf8_lossy(body).trim_end(), disk, "{path} differs between the manual and the fixture");
+        let disk = String::from_utf8_lossy(&on_disk.0[path])
+            .trim_end()
+            .to_string();
+        assert_eq!(
+            String::from_utf8_lossy(body).trim_end(),
+            disk,
+            "{path} differs between the manual and the fixture"
+        );
     }
 }
 
 #[test]
 fn every_property_fragment_in_the_manual_compiles_as_a_form() {
     let blocks = blocks(&manual());
-    let fragments: Vec<&Block> = blocks.iter().filter(|b| b.attr("fragment") == Some("properties")).collect();
+    let fragments: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| b.attr("fragment") == Some("properties"))
+        .collect();
     assert!(!fragments.is_empty());
     for b in fragments {
         let text = format!("{{\"type\": \"object\", \"properties\": {{{}}}}}", b.body);
-        let schema: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON properties: {e}", b.at()));
+        let schema: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not JSON properties: {e}", b.at()));
         if let Err(errs) = form_runtime::attachment::attachment_fields(&schema, "fragment") {
             panic!("{}: {errs:?}", b.at());
         }
@@ -688,8 +709,13 @@ fn every_property_fragment_in_the_manual_compiles_as_a_form() {
             "label": "w", "initial": "draft", "states": [{"key": "draft", "label": "d"}], "transitions": []
         }))
         .expect("workflow");
-        let wf = Workflow { key: "w".into(), def: wf };
-        if let Err(errs) = CompiledForm::compile("fragment", schema, std::sync::Arc::new(wf), "fragment") {
+        let wf = Workflow {
+            key: "w".into(),
+            def: wf,
+        };
+        if let Err(errs) =
+            CompiledForm::compile("fragment", schema, std::sync::Arc::new(wf), "fragment")
+        {
             panic!("{}: {errs:?}", b.at());
         }
     }

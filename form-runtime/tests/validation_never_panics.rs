@@ -16,7 +16,10 @@ fn forms() -> Vec<CompiledForm> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut dirs = Vec::new();
     for base in ["schema-packs", "tests/fixtures"] {
-        for e in std::fs::read_dir(root.join(base)).expect("pack folder").flatten() {
+        for e in std::fs::read_dir(root.join(base))
+            .expect("pack folder")
+            .flatten()
+        {
             if e.path().join("pack.toml").exists() {
                 dirs.push(e.path());
             }
@@ -27,8 +30,18 @@ fn forms() -> Vec<CompiledForm> {
     for d in dirs {
         let pack = Pack::load_dir(&d).unwrap_or_else(|e| panic!("{}: {e:?}", d.display()));
         for (key, src) in &pack.forms {
-            let wf = Workflow { key: src.workflow.clone(), def: pack.workflows[&src.workflow].clone() };
-            let form = CompiledForm::compile_with(key, src.schema.clone(), Arc::new(wf), &pack.catalogues_of(key), key).expect("compiles");
+            let wf = Workflow {
+                key: src.workflow.clone(),
+                def: pack.workflows[&src.workflow].clone(),
+            };
+            let form = CompiledForm::compile_with(
+                key,
+                src.schema.clone(),
+                Arc::new(wf),
+                &pack.catalogues_of(key),
+                key,
+            )
+            .expect("compiles");
             out.push(form);
         }
     }
@@ -40,14 +53,24 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::String),
-        prop_oneof![Just("11010519491231002X"), Just("2026-02-30"), Just("13812345678"), Just("<script>x</script>"), Just("310115")].prop_map(|s| Value::String(s.into())),
+        prop_oneof![
+            Just("11010519491231002X"),
+            Just("2026-02-30"),
+            Just("13812345678"),
+            Just("<script>x</script>"),
+            Just("310115")
+        ]
+        .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec(("[a-z_]{1,8}", inner), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            prop::collection::vec(("[a-z_]{1,8}", inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     })
 }
@@ -55,7 +78,8 @@ fn any_json() -> impl Strategy<Value = Value> {
 /// Objects whose keys are mostly the form's real field keys (with random values), so the
 /// deeper rules (rows, computed values, conditions) are reached, not just "unknown field".
 fn form_shaped(keys: Vec<String>) -> impl Strategy<Value = Value> {
-    prop::collection::vec((prop::sample::select(keys), any_json()), 0..12).prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<String, Value>>()))
+    prop::collection::vec((prop::sample::select(keys), any_json()), 0..12)
+        .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<String, Value>>()))
 }
 
 fn check(form: &CompiledForm, data: Value) {
@@ -63,8 +87,17 @@ fn check(form: &CompiledForm, data: Value) {
         if let Err(errs) = form.accept(data.clone(), c) {
             assert!(!errs.is_empty());
             for e in errs {
-                assert!(e.pointer.is_empty() || e.pointer.starts_with('/'), "{}: bad pointer {:?}", form.key, e.pointer);
-                assert!(!e.message.is_empty() && !e.message_en.is_empty() && !e.rule.is_empty(), "{}: {e:?}", form.key);
+                assert!(
+                    e.pointer.is_empty() || e.pointer.starts_with('/'),
+                    "{}: bad pointer {:?}",
+                    form.key,
+                    e.pointer
+                );
+                assert!(
+                    !e.message.is_empty() && !e.message_en.is_empty() && !e.rule.is_empty(),
+                    "{}: {e:?}",
+                    form.key
+                );
             }
         }
     }

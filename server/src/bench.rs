@@ -428,13 +428,15 @@ fn validations_per_second() -> anyhow::Result<f64> {
     use form_runtime::form::Completeness;
     let files = crate::seed::builtin_pack("red-cross").context("red-cross pack is shipped")?;
     let pack = form_runtime::pack::Pack::load(&files).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let def = crate::store::packs::form_definition(&pack, "fire_relief").context("fire_relief form")?;
+    let def =
+        crate::store::packs::form_definition(&pack, "fire_relief").context("fire_relief form")?;
     let form = crate::catalog::compile("fire_relief", def)?;
     let mut data = application(7);
     data["members"] = json!((0..5)
         .map(|i| json!({"name": format!("成员{i}"), "relation": "子女", "id_number": "11010519491231002X", "casualty": "无"}))
         .collect::<Vec<_>>());
-    form.accept(data.clone(), Completeness::Complete).map_err(|e| anyhow::anyhow!("bench data is invalid: {e:?}"))?;
+    form.accept(data.clone(), Completeness::Complete)
+        .map_err(|e| anyhow::anyhow!("bench data is invalid: {e:?}"))?;
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < Duration::from_secs(2) {

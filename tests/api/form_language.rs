@@ -13,9 +13,21 @@ fn showcase() -> form_runtime::pack::PackFiles {
 }
 
 async fn agency(app: &TestApp, tenant: &str) -> (Session, Session, Session) {
-    app.tenant_with_files(tenant, &showcase(), &[("applicant", "district", "applicant+expert_viewer"), ("keeper", "root", "expert_keeper"), ("reviewer", "root", "reviewer")])
-        .await;
-    (app.login(tenant, "applicant").await, app.login(tenant, "keeper").await, app.login(tenant, "reviewer").await)
+    app.tenant_with_files(
+        tenant,
+        &showcase(),
+        &[
+            ("applicant", "district", "applicant+expert_viewer"),
+            ("keeper", "root", "expert_keeper"),
+            ("reviewer", "root", "reviewer"),
+        ],
+    )
+    .await;
+    (
+        app.login(tenant, "applicant").await,
+        app.login(tenant, "keeper").await,
+        app.login(tenant, "reviewer").await,
+    )
 }
 
 fn expert() -> Value {
@@ -23,7 +35,9 @@ fn expert() -> Value {
 }
 
 async fn new_expert(keeper: &Session) -> String {
-    let (s, body) = keeper.post("/api/v1/forms/expert/records", json!({"data": expert()})).await;
+    let (s, body) = keeper
+        .post("/api/v1/forms/expert/records", json!({"data": expert()}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     body["id"].as_str().unwrap().to_string()
 }
@@ -41,17 +55,31 @@ fn budget(expert_id: &str) -> Value {
 }
 
 async fn submit(who: &Session, data: Value) -> (StatusCode, Value) {
-    who.post("/api/v1/forms/project_budget/records", json!({"data": data, "action": "submit"})).await
+    who.post(
+        "/api/v1/forms/project_budget/records",
+        json!({"data": data, "action": "submit"}),
+    )
+    .await
 }
 
 fn pointers(body: &Value) -> Vec<(String, String)> {
     body["error"]["fields"].as_array().map_or(Vec::new(), |f| {
-        f.iter().map(|e| (e["pointer"].as_str().unwrap_or("").to_string(), e["rule"].as_str().unwrap_or("").to_string())).collect()
+        f.iter()
+            .map(|e| {
+                (
+                    e["pointer"].as_str().unwrap_or("").to_string(),
+                    e["rule"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
     })
 }
 
 fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 #[tokio::test]
@@ -69,8 +97,14 @@ async fn computed_values_are_recomputed_exactly_and_a_forged_total_is_replaced()
     assert_eq!(rec["data"]["items"][0]["subtotal"], json!(0.3));
     assert_eq!(rec["data"]["total"], json!(0.5));
     assert_eq!(rec["data"]["duration_days"], json!(60));
-    let (_, stored) = applicant.get(&format!("/api/v1/records/{}", rec["id"].as_str().unwrap())).await;
-    assert_eq!(stored["data"]["total"], json!(0.5), "the server's value is what is stored");
+    let (_, stored) = applicant
+        .get(&format!("/api/v1/records/{}", rec["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        stored["data"]["total"],
+        json!(0.5),
+        "the server's value is what is stored"
+    );
 }
 
 #[tokio::test]
@@ -83,14 +117,26 @@ async fn repeating_section_errors_point_at_the_row_and_rows_are_bounded() {
     data["items"][0]["unit_price"] = json!(12.345);
     let (s, body) = submit(&applicant, data).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(pointers(&body), p(&[("/items/0/unit_price", "decimals"), ("/items/1/quantity", "minimum")]));
+    assert_eq!(
+        pointers(&body),
+        p(&[
+            ("/items/0/unit_price", "decimals"),
+            ("/items/1/quantity", "minimum")
+        ])
+    );
 
     let mut data = budget(&e);
-    data["items"] = json!((0..6).map(|i| json!({"name": format!("科目{i}"), "quantity": 1, "unit_price": 1})).collect::<Vec<_>>());
+    data["items"] = json!((0..6)
+        .map(|i| json!({"name": format!("科目{i}"), "quantity": 1, "unit_price": 1}))
+        .collect::<Vec<_>>());
     let (s, body) = submit(&applicant, data).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(pointers(&body), p(&[("/items", "maxItems")]));
-    assert_eq!(app.count("records", "agency").await, 1, "only the expert exists; nothing else was written");
+    assert_eq!(
+        app.count("records", "agency").await,
+        1,
+        "only the expert exists; nothing else was written"
+    );
 }
 
 #[tokio::test]
@@ -129,16 +175,36 @@ async fn references_must_name_a_visible_record_of_the_right_form_in_the_same_ten
     let (_, other_keeper, _) = agency(&app, "elsewhere").await;
     let mine = new_expert(&keeper).await;
     let theirs = new_expert(&other_keeper).await;
-    assert_eq!(submit(&applicant, budget(&mine)).await.0, StatusCode::CREATED);
+    assert_eq!(
+        submit(&applicant, budget(&mine)).await.0,
+        StatusCode::CREATED
+    );
+    // The list shows the referenced expert's name beside the id.
+    let (_, list) = applicant.get("/api/v1/lists/budgets").await;
+    assert_eq!(
+        list["items"][0]["refs"]["lead_expert"],
+        json!({"id": mine, "label": "王专家"})
+    );
     for bad in [theirs.as_str(), "no-such-record"] {
         let (s, body) = submit(&applicant, budget(bad)).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(pointers(&body), p(&[("/lead_expert", "ref")]));
     }
     // A record of the wrong form is refused too.
-    let (_, budget_rec) = applicant.post("/api/v1/forms/project_budget/records", json!({"data": {"title": "草稿"}})).await;
+    let (_, budget_rec) = applicant
+        .post(
+            "/api/v1/forms/project_budget/records",
+            json!({"data": {"title": "草稿"}}),
+        )
+        .await;
     let (s, body) = submit(&applicant, budget(budget_rec["id"].as_str().unwrap())).await;
-    assert_eq!((s, pointers(&body)), (StatusCode::UNPROCESSABLE_ENTITY, p(&[("/lead_expert", "ref")])));
+    assert_eq!(
+        (s, pointers(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            p(&[("/lead_expert", "ref")])
+        )
+    );
 }
 
 #[tokio::test]
@@ -150,15 +216,29 @@ async fn catalogue_options_agreement_datetime_and_rich_text() {
     data["specialties"] = json!(["law", "astrology"]);
     data["agreed"] = json!(false);
     data["registered_at"] = json!("2026-11-25 10:00");
-    let (s, body) = keeper.post("/api/v1/forms/expert/records", json!({"data": data})).await;
+    let (s, body) = keeper
+        .post("/api/v1/forms/expert/records", json!({"data": data}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(pointers(&body), p(&[("/agreed", "const"), ("/region", "options"), ("/registered_at", "format"), ("/specialties", "options")]));
+    assert_eq!(
+        pointers(&body),
+        p(&[
+            ("/agreed", "const"),
+            ("/region", "options"),
+            ("/registered_at", "format"),
+            ("/specialties", "options")
+        ])
+    );
 
     let mut data = expert();
     data["region"] = json!("320102"); // a district two levels down the tree
     data["registered_at"] = json!("2026-11-25T10:00:00+08:00");
-    data["bio"] = json!("<p>从事<b>应急法律</b>研究</p><script>alert(1)</script><img src=x onerror=alert(1)>");
-    let (s, rec) = keeper.post("/api/v1/forms/expert/records", json!({"data": data})).await;
+    data["bio"] = json!(
+        "<p>从事<b>应急法律</b>研究</p><script>alert(1)</script><img src=x onerror=alert(1)>"
+    );
+    let (s, rec) = keeper
+        .post("/api/v1/forms/expert/records", json!({"data": data}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{rec}");
     let bio = rec["data"]["bio"].as_str().unwrap();
     assert!(bio.starts_with("<p>从事<b>应急法律</b>研究</p>"), "{bio}");
@@ -184,7 +264,10 @@ async fn pack_messages_override_and_follow_accept_language() {
         .await
         .unwrap();
     let en: Value = res.json().await.unwrap();
-    assert_eq!(en["error"]["fields"][0]["message"], "Enter an 11-digit mobile number");
+    assert_eq!(
+        en["error"]["fields"][0]["message"],
+        "Enter an 11-digit mobile number"
+    );
     assert_eq!(en["error"]["message"], "1 value(s) are invalid");
 }
 
@@ -194,12 +277,24 @@ async fn layout_hints_reach_the_client_and_do_not_affect_validation() {
     let (applicant, _, _) = agency(&app, "agency").await;
     let (_, form) = applicant.get("/api/v1/forms/project_budget").await;
     assert_eq!(form["schema"]["x-ui"]["sections"][1]["key"], "budget");
-    assert_eq!(form["schema"]["properties"]["title"]["x-ui"]["placeholder"], "如：2026年应急救护培训");
+    assert_eq!(
+        form["schema"]["properties"]["title"]["x-ui"]["placeholder"],
+        "如：2026年应急救护培训"
+    );
     // Properties keep the order of the file, which is the page's default order.
-    let keys: Vec<&String> = form["schema"]["properties"].as_object().unwrap().keys().collect();
+    let keys: Vec<&String> = form["schema"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
     assert_eq!(keys[..3], ["title", "lead_expert", "contact_mobile"]);
     // A draft may leave out anything; the hidden internal note is still a normal field.
-    let (s, rec) = applicant.post("/api/v1/forms/project_budget/records", json!({"data": {"title": "只写标题", "internal_note": "x"}})).await;
+    let (s, rec) = applicant
+        .post(
+            "/api/v1/forms/project_budget/records",
+            json!({"data": {"title": "只写标题", "internal_note": "x"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{rec}");
     assert_eq!(rec["data"]["internal_note"], "x");
 }

@@ -306,7 +306,10 @@ impl Session {
         let res = req.send().await.expect("request sent");
         let status = res.status();
         let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// GETs raw bytes: status, headers and body.

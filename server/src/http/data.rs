@@ -36,13 +36,22 @@ pub async fn accept(
 
 /// A reference is valid when it names a record of the referenced form, in this tenant, that
 /// the actor may read; anything else looks the same to the client (no existence leak).
-async fn check_refs(app: &AppState, actor: &Actor, form: &CompiledForm, data: &Value) -> ApiResult<()> {
+async fn check_refs(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    data: &Value,
+) -> ApiResult<()> {
     let mut errs = Vec::new();
     for (field, rule) in &form.rules.refs {
-        let Some(id) = data.get(field).and_then(Value::as_str) else { continue };
+        let Some(id) = data.get(field).and_then(Value::as_str) else {
+            continue;
+        };
         let viewer = actor.viewer(app, &rule.form).await?;
         let found = match viewer {
-            Some(v) => records::fetch(&app.db, actor.tenant(), id, &v).await?.is_some_and(|r| r.form_key == rule.form),
+            Some(v) => records::fetch(&app.db, actor.tenant(), id, &v)
+                .await?
+                .is_some_and(|r| r.form_key == rule.form),
             None => false,
         };
         if !found {

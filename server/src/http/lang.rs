@@ -22,7 +22,13 @@ pub fn prefers_english(header: &str) -> bool {
     for part in header.split(',') {
         let mut it = part.trim().split(';');
         let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+        let q = it
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
         let english = if tag.starts_with("en") {
             true
         } else if tag.starts_with("zh") {
@@ -39,7 +45,11 @@ pub fn prefers_english(header: &str) -> bool {
 
 /// Middleware that records the request's language.
 pub async fn scope(req: Request, next: Next) -> Response {
-    let english = req.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).is_some_and(prefers_english);
+    let english = req
+        .headers()
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(prefers_english);
     ENGLISH.scope(english, next.run(req)).await
 }
 

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use form_runtime::form::CompiledForm;
 use form_runtime::list::CompiledList;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,14 +43,19 @@ pub async fn get_list(
         .map(|c| json!({"field": c.field, "label": c.label.clone().unwrap_or_else(|| form.label(&c.field).to_string())}))
         .collect();
     let readings = readings(&app, &actor, &list, &rows).await?;
+    let refs = ref_labels(&app, &actor, &list, &form, &rows).await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut shown = Vec::with_capacity(rows.len());
     for (r, reading) in rows.iter().zip(readings) {
         shown.push((r.id.clone(), reading.unmasked));
-        items.push(json!({
+        let mut item = json!({
             "id": r.id, "form": r.form_key, "state": r.state, "state_label": form.workflow.state_label(&r.state),
             "version": r.version, "data": reading.data, "created_at": r.created_at, "updated_at": r.updated_at,
-        }));
+        });
+        if !refs.is_empty() {
+            item["refs"] = row_refs(&refs, r);
+        }
+        items.push(item);
     }
     sensitive::audit_unmask(&app, &actor, &shown, &format!("list:{}", list.key)).await?;
     Ok(Json(json!({
@@ -74,7 +80,7 @@ async fn readings(
     let mut versions = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        if !versions.contains_key(&r.form_version) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(r.form_version) {
             let own = app
                 .catalog
                 .form(&app.db, tenant, &r.form_key, Some(r.form_version))
@@ -82,7 +88,7 @@ async fn readings(
                 .ok_or_else(|| {
                     anyhow::anyhow!("record {} has no form version {}", r.id, r.form_version)
                 })?;
-            versions.insert(r.form_version, sensitive::paths(&own));
+            slot.insert(sensitive::paths(&own));
         }
         let paths = versions.get(&r.form_version).map_or(&[][..], Vec::as_slice);
         let values: serde_json::Map<String, Value> = list
@@ -175,4 +181,56 @@ pub async fn inbox(
     Ok(Json(
         json!({"items": items, "total": total, "page": page, "page_size": page_size}),
     ))
+}
+
+/// For each reference column of the list: referenced id → the label field's value, read in
+/// one query per column and only from records the actor may see (others show no label).
+async fn ref_labels(
+    app: &AppState,
+    actor: &Actor,
+    list: &CompiledList,
+    form: &CompiledForm,
+    rows: &[RecordRow],
+) -> ApiResult<HashMap<String, HashMap<String, Value>>> {
+    let mut out = HashMap::new();
+    for c in &list.def.columns {
+        let Some(rule) = form.rules.refs.get(&c.field) else {
+            continue;
+        };
+        let Some(label) = rule.label.as_deref() else {
+            continue;
+        };
+        let Some(viewer) = actor.viewer(app, &rule.form).await? else {
+            continue;
+        };
+        let ids: Vec<String> = rows
+            .iter()
+            .filter_map(|r| {
+                r.data
+                    .get(&c.field)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect();
+        let found = records::fetch_many(&app.db, actor.tenant(), &rule.form, &ids, &viewer).await?;
+        let labels = found
+            .into_iter()
+            .map(|r| (r.id, r.data.get(label).cloned().unwrap_or(Value::Null)))
+            .collect();
+        out.insert(c.field.clone(), labels);
+    }
+    Ok(out)
+}
+
+fn row_refs(refs: &HashMap<String, HashMap<String, Value>>, r: &RecordRow) -> Value {
+    let mut m = serde_json::Map::new();
+    for (field, labels) in refs {
+        if let Some(id) = r.data.get(field).and_then(Value::as_str) {
+            m.insert(
+                field.clone(),
+                json!({"id": id, "label": labels.get(id).cloned().unwrap_or(Value::Null)}),
+            );
+        }
+    }
+    Value::Object(m)
 }

@@ -13,8 +13,8 @@ pub mod forms;
 pub mod lang;
 pub mod lists;
 pub mod records;
-pub mod versions;
 pub mod sensitive;
+pub mod versions;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -55,15 +55,27 @@ pub fn routes() -> Vec<Route> {
         route("GET", "/api/v1/me", get(auth::me)),
         route("GET", "/api/v1/forms", get(forms::list_forms)),
         route("GET", "/api/v1/forms/{form}", get(forms::get_form)),
-        route("GET", "/api/v1/forms/{form}/versions", get(versions::list_versions)),
-        route("GET", "/api/v1/forms/{form}/versions/{version}/diff", get(versions::version_diff)),
+        route(
+            "GET",
+            "/api/v1/forms/{form}/versions",
+            get(versions::list_versions),
+        ),
+        route(
+            "GET",
+            "/api/v1/forms/{form}/versions/{version}/diff",
+            get(versions::version_diff),
+        ),
         route(
             "POST",
             "/api/v1/forms/{form}/records",
             post(records::create_record),
         ),
         route("GET", "/api/v1/records/{id}", get(records::get_record)),
-        route("POST", "/api/v1/records/{id}/upgrade", post(versions::upgrade_record)),
+        route(
+            "POST",
+            "/api/v1/records/{id}/upgrade",
+            post(versions::upgrade_record),
+        ),
         route(
             "PATCH",
             "/api/v1/records/{id}",
@@ -86,7 +98,11 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/forms/{form}/fields/{field}/attachments",
             post(attachments::upload),
         ),
-        route("GET", "/api/v1/attachments/{id}", get(attachments::download)),
+        route(
+            "GET",
+            "/api/v1/attachments/{id}",
+            get(attachments::download),
+        ),
         route(
             "DELETE",
             "/api/v1/attachments/{id}",

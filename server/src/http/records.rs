@@ -117,7 +117,11 @@ fn check_writable(
     form: &CompiledForm,
 ) -> ApiResult<()> {
     let errs: Vec<FieldError> = keys
-        .filter(|k| form.fields.contains_key(k) && !form.rules.is_computed(k) && !allowed.is_none_or(|a| a.contains(k)))
+        .filter(|k| {
+            form.fields.contains_key(k)
+                && !form.rules.is_computed(k)
+                && !allowed.is_none_or(|a| a.contains(k))
+        })
         .map(|k| {
             let label = form.label(&k).to_string();
             FieldError::new(

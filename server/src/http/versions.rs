@@ -22,7 +22,11 @@ async fn readable(app: &AppState, actor: &Actor, form: &str) -> ApiResult<()> {
 }
 
 /// Handles `GET /api/v1/forms/{form}/versions`.
-pub async fn list_versions(State(app): State<AppState>, actor: Actor, Path(form): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn list_versions(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(form): Path<String>,
+) -> ApiResult<Json<Value>> {
     readable(&app, &actor, &form).await?;
     let items = packs::versions(&app.db, actor.tenant(), &form).await?;
     if items.is_empty() {
@@ -49,14 +53,21 @@ pub async fn version_diff(
     readable(&app, &actor, &form).await?;
     let from = q.from.unwrap_or(version - 1);
     let missing = |v: i64| ApiError::NotFound(format!("表单「{form}」没有第 {v} 版"));
-    let (_, new) = packs::form_version(&app.db, actor.tenant(), &form, Some(version)).await?.ok_or_else(|| missing(version))?;
+    let (_, new) = packs::form_version(&app.db, actor.tenant(), &form, Some(version))
+        .await?
+        .ok_or_else(|| missing(version))?;
     let old = if from < 1 {
         json!({"schema": {"properties": {}}})
     } else {
-        packs::form_version(&app.db, actor.tenant(), &form, Some(from)).await?.ok_or_else(|| missing(from))?.1
+        packs::form_version(&app.db, actor.tenant(), &form, Some(from))
+            .await?
+            .ok_or_else(|| missing(from))?
+            .1
     };
     let diff = form_runtime::version::diff(&old, &new);
-    Ok(Json(json!({"form": form, "from": from, "to": version, "diff": diff})))
+    Ok(Json(
+        json!({"form": form, "from": from, "to": version, "diff": diff}),
+    ))
 }
 
 /// Body of `POST /api/v1/records/{id}/upgrade`.
@@ -82,40 +93,74 @@ pub async fn upgrade_record(
     let req: UpgradeRequest = if body.iter().all(u8::is_ascii_whitespace) {
         UpgradeRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
     };
     let tenant = actor.tenant().to_string();
     let (row, old_form, _) = super::records::visible(&app, &actor, &id).await?;
     if req.version.is_some_and(|v| v != row.version) {
-        return Err(ApiError::Conflict { code: "stale_version", message: "记录已被他人修改，请刷新后重试".into() });
+        return Err(ApiError::Conflict {
+            code: "stale_version",
+            message: "记录已被他人修改，请刷新后重试".into(),
+        });
     }
-    let is_draft = old_form.workflow.state(&row.state).is_some_and(|s| !s.complete);
-    if !is_draft || old_form.workflow.edit_rule(&row.state, &actor.roles).is_none() || !actor.may(&app, &row.form_key, "update").await {
-        return Err(ApiError::Forbidden("只有你能修改的草稿可以升级到新版本".into()));
+    let is_draft = old_form
+        .workflow
+        .state(&row.state)
+        .is_some_and(|s| !s.complete);
+    if !is_draft
+        || old_form
+            .workflow
+            .edit_rule(&row.state, &actor.roles)
+            .is_none()
+        || !actor.may(&app, &row.form_key, "update").await
+    {
+        return Err(ApiError::Forbidden(
+            "只有你能修改的草稿可以升级到新版本".into(),
+        ));
     }
-    let (latest, form) = app.catalog.versioned(&app.db, &tenant, &row.form_key, None).await?.ok_or_else(ApiError::no_record)?;
+    let (latest, form) = app
+        .catalog
+        .versioned(&app.db, &tenant, &row.form_key, None)
+        .await?
+        .ok_or_else(ApiError::no_record)?;
     if latest <= row.form_version {
-        return Err(ApiError::Conflict { code: "already_latest", message: format!("记录已是最新版本（第 {latest} 版）") });
+        return Err(ApiError::Conflict {
+            code: "already_latest",
+            message: format!("记录已是最新版本（第 {latest} 版）"),
+        });
     }
     let (data, dropped) = form_runtime::version::fit(&row.data, &form);
     // Dropped sensitive values are named, never echoed.
-    let secret: Vec<String> = sensitive::paths(&old_form).iter().filter_map(|p| p.top_level().map(str::to_string)).collect();
+    let secret: Vec<String> = sensitive::paths(&old_form)
+        .iter()
+        .filter_map(|p| p.top_level().map(str::to_string))
+        .collect();
     let report: Vec<Value> = dropped
         .iter()
         .map(|d| {
-            let value = if secret.contains(&d.field) { Value::Null } else { d.value.clone() };
+            let value = if secret.contains(&d.field) {
+                Value::Null
+            } else {
+                d.value.clone()
+            };
             json!({"field": d.field, "value": value, "reason": d.reason})
         })
         .collect();
     if req.dry_run {
-        return Ok(Json(json!({"from_version": row.form_version, "to_version": latest, "dropped": report, "written": false})));
+        return Ok(Json(
+            json!({"from_version": row.form_version, "to_version": latest, "dropped": report, "written": false}),
+        ));
     }
     let at = now();
     let uid = actor.user.user_id.as_str();
     let sealed = sensitive::seal(&app, &tenant, &form, &row.id, data.clone()).await?;
     let mut tx = app.db.begin().await?;
     if !records::set_version(&mut tx, &tenant, &row.id, row.version, latest, &sealed, &at).await? {
-        return Err(ApiError::Conflict { code: "stale_version", message: "记录已被他人修改，请刷新后重试".into() });
+        return Err(ApiError::Conflict {
+            code: "stale_version",
+            message: "记录已被他人修改，请刷新后重试".into(),
+        });
     }
     let fields: Vec<&str> = dropped.iter().map(|d| d.field.as_str()).collect();
     let changes = json!({"form_version": [row.form_version, latest], "dropped": fields});
@@ -130,11 +175,27 @@ pub async fn upgrade_record(
         at: &at,
     };
     records::add_event(&mut tx, &tenant, &row.id, &ev).await?;
-    audit::append(&mut tx, &tenant, Some(uid), "record.upgrade", &row.id, &changes).await?;
+    audit::append(
+        &mut tx,
+        &tenant,
+        Some(uid),
+        "record.upgrade",
+        &row.id,
+        &changes,
+    )
+    .await?;
     tx.commit().await?;
     let from_version = row.form_version;
-    let updated = RecordRow { data, form_version: latest, version: row.version + 1, updated_at: at, ..row };
+    let updated = RecordRow {
+        data,
+        form_version: latest,
+        version: row.version + 1,
+        updated_at: at,
+        ..row
+    };
     let (record, unmasked) = super::records::view(&app, &actor, &form, &updated).await;
     sensitive::audit_unmask(&app, &actor, &[(updated.id.clone(), unmasked)], "record").await?;
-    Ok(Json(json!({"from_version": from_version, "to_version": latest, "dropped": report, "written": true, "record": record})))
+    Ok(Json(
+        json!({"from_version": from_version, "to_version": latest, "dropped": report, "written": true, "record": record}),
+    ))
 }

@@ -406,3 +406,39 @@ pub async fn set_version(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The records of `form` among `ids` that the viewer may see (a page's references).
+pub async fn fetch_many(
+    db: &Db,
+    tenant: &str,
+    form: &str,
+    ids: &[String],
+    viewer: &Viewer,
+) -> anyhow::Result<Vec<RecordRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(db.dialect());
+    sql.push(&format!(
+        "select {} from records where tenant_id = ",
+        columns(db.dialect())
+    ));
+    sql.bind_text(tenant)
+        .push(" and form_key = ")
+        .bind_text(form)
+        .push(" and record_id in (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_text(id.clone());
+    }
+    sql.push(") and ");
+    viewer
+        .scope
+        .predicate(&mut sql, &viewer.user_id, &viewer.org_path);
+    let rows = bind_all(sqlx::query(&sql.text), &sql.params)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(row_to_record).collect()
+}
