@@ -326,7 +326,8 @@ fn application(n: usize) -> Value {
         "loss_amount": 1000 + (n * 37) % 90000,
         "requested_amount": 1000 + (n * 13) % 20000,
         "bank_name": "中国工商银行",
-        "bank_account": "6222021234567890128"
+        "bank_account": "6222021234567890128",
+        "promise": true
     })
 }
 

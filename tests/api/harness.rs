@@ -366,6 +366,7 @@ pub fn application(name: &str) -> Value {
         "loss_amount": 52000.5,
         "requested_amount": 10000,
         "bank_name": "中国工商银行上海分行",
-        "bank_account": "6222021234567890128"
+        "bank_account": "6222021234567890128",
+        "promise": true
     })
 }

@@ -17,12 +17,12 @@ async fn changed_form_is_a_new_version_and_old_records_keep_theirs() {
     let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
     let mut schema: serde_json::Value =
         serde_json::from_slice(&files.0["forms/fire_relief.json"]).unwrap();
-    schema["properties"]["household_size"] =
-        json!({"type": "integer", "title": "家庭人口", "minimum": 1});
+    schema["properties"]["shelter_address"] =
+        json!({"type": "string", "title": "过渡安置地址", "minLength": 1});
     schema["required"]
         .as_array_mut()
         .unwrap()
-        .push(json!("household_size"));
+        .push(json!("shelter_address"));
     files.0.insert(
         "forms/fire_relief.json".into(),
         serde_json::to_vec(&schema).unwrap(),
@@ -32,7 +32,7 @@ async fn changed_form_is_a_new_version_and_old_records_keep_theirs() {
     wf["states"][0]["edit"]["fields"]
         .as_array_mut()
         .unwrap()
-        .push(json!("household_size"));
+        .push(json!("shelter_address"));
     files.0.insert(
         "workflows/relief.json".into(),
         serde_json::to_vec(&wf).unwrap(),
@@ -48,7 +48,7 @@ async fn changed_form_is_a_new_version_and_old_records_keep_theirs() {
 
     let (_, form) = staff.get("/api/v1/forms/fire_relief").await;
     assert_eq!(form["version"], 2);
-    // The old draft still submits under version 1, which knows no household_size.
+    // The old draft still submits under version 1, which knows no shelter_address.
     let (s, body) = staff
         .fire(old["id"].as_str().unwrap(), "submit", json!({}))
         .await;
@@ -62,9 +62,9 @@ async fn changed_form_is_a_new_version_and_old_records_keep_theirs() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["error"]["fields"][0]["pointer"], "/household_size");
+    assert_eq!(body["error"]["fields"][0]["pointer"], "/shelter_address");
     let mut data = application("新版本");
-    data["household_size"] = json!(3);
+    data["shelter_address"] = json!("花木街道临时安置点");
     let new = staff.create(data, Some("submit")).await;
     assert_eq!(new["form_version"], 2);
 }
@@ -76,8 +76,8 @@ async fn version_history_and_diff_show_what_a_new_version_changed() {
     let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
     let mut schema: serde_json::Value =
         serde_json::from_slice(&files.0["forms/fire_relief.json"]).unwrap();
-    schema["properties"]["household_size"] =
-        json!({"type": "integer", "title": "家庭人口", "minimum": 1});
+    schema["properties"]["shelter_address"] =
+        json!({"type": "string", "title": "过渡安置地址", "minLength": 1});
     schema["properties"]["street"]["maxLength"] = json!(20);
     schema["properties"]
         .as_object_mut()
@@ -91,7 +91,7 @@ async fn version_history_and_diff_show_what_a_new_version_changed() {
         serde_json::from_slice(&files.0["workflows/relief.json"]).unwrap();
     let edit = wf["states"][0]["edit"]["fields"].as_array_mut().unwrap();
     edit.retain(|f| f != "fire_cause");
-    edit.push(json!("household_size"));
+    edit.push(json!("shelter_address"));
     files.0.insert(
         "workflows/relief.json".into(),
         serde_json::to_vec(&wf).unwrap(),
@@ -117,7 +117,7 @@ async fn version_history_and_diff_show_what_a_new_version_changed() {
     let (s, diff) = staff.get("/api/v1/forms/fire_relief/versions/2/diff").await;
     assert_eq!(s, StatusCode::OK, "{diff}");
     assert_eq!(diff["from"], 1);
-    assert_eq!(diff["diff"]["added"], json!(["household_size"]));
+    assert_eq!(diff["diff"]["added"], json!(["shelter_address"]));
     assert_eq!(diff["diff"]["removed"], json!(["fire_cause"]));
     assert_eq!(diff["diff"]["changed"][0]["field"], "street");
     assert_eq!(diff["diff"]["changed"][0]["to"]["maxLength"], 20);
@@ -139,14 +139,14 @@ async fn version_history_and_diff_show_what_a_new_version_changed() {
     );
 }
 
-/// Installs a version 2 of fire_relief: `household_size` added, `street` at most 20
+/// Installs a version 2 of fire_relief: `shelter_address` added, `street` at most 20
 /// characters, `fire_cause` removed.
 async fn publish_v2(app: &TestApp) {
     let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
     let mut schema: serde_json::Value =
         serde_json::from_slice(&files.0["forms/fire_relief.json"]).unwrap();
-    schema["properties"]["household_size"] =
-        json!({"type": "integer", "title": "家庭人口", "minimum": 1});
+    schema["properties"]["shelter_address"] =
+        json!({"type": "string", "title": "过渡安置地址", "minLength": 1});
     schema["properties"]["street"]["maxLength"] = json!(20);
     schema["properties"]
         .as_object_mut()
@@ -160,7 +160,7 @@ async fn publish_v2(app: &TestApp) {
         serde_json::from_slice(&files.0["workflows/relief.json"]).unwrap();
     let edit = wf["states"][0]["edit"]["fields"].as_array_mut().unwrap();
     edit.retain(|f| f != "fire_cause");
-    edit.push(json!("household_size"));
+    edit.push(json!("shelter_address"));
     files.0.insert(
         "workflows/relief.json".into(),
         serde_json::to_vec(&wf).unwrap(),
