@@ -504,3 +504,44 @@ async fn a_ciphertext_moved_to_another_place_does_not_open() {
         "nothing was shown"
     );
 }
+
+#[tokio::test]
+async fn an_upgrade_report_never_echoes_sensitive_values_of_dropped_fields() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let draft = staff.create(application("张三"), None).await;
+    let id = draft["id"].as_str().unwrap();
+
+    // Version 2 allows one household member: the draft's two no longer fit.
+    let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
+    let mut schema: Value = serde_json::from_slice(&files.0["forms/fire_relief.json"]).unwrap();
+    schema["properties"]["members"]["maxItems"] = json!(1);
+    files.0.insert(
+        "forms/fire_relief.json".into(),
+        serde_json::to_vec(&schema).unwrap(),
+    );
+    let pack = form_runtime::pack::Pack::load(&files).expect("changed pack is valid");
+    let mut tx = app.db().begin().await.unwrap();
+    formwork::store::packs::install(&mut tx, "redcross", &pack, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    app.state.catalog.invalidate("redcross");
+
+    let (s, report) = staff
+        .post(
+            &format!("/api/v1/records/{id}/upgrade"),
+            json!({"dry_run": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    let members = report["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["field"] == "members")
+        .unwrap_or_else(|| panic!("members dropped: {report}"));
+    assert_eq!(members["value"][0]["id_number"], "***");
+    assert_eq!(members["value"][0]["name"], "张三", "the rest is shown");
+    assert!(!report.to_string().contains(ID), "{report}");
+}

@@ -131,8 +131,10 @@ pub async fn upgrade_record(
         });
     }
     let (data, dropped) = form_runtime::version::fit(&row.data, &form);
-    // Dropped sensitive values are named, never echoed.
-    let secret: Vec<String> = sensitive::paths(&old_form)
+    // Dropped sensitive values are named, never echoed; nor are those inside a dropped
+    // repeating section or group (`members/*/id_number`).
+    let paths = sensitive::paths(&old_form);
+    let secret: Vec<String> = paths
         .iter()
         .filter_map(|p| p.top_level().map(str::to_string))
         .collect();
@@ -142,7 +144,8 @@ pub async fn upgrade_record(
             let value = if secret.contains(&d.field) {
                 Value::Null
             } else {
-                d.value.clone()
+                let one = json!({ d.field.as_str(): d.value });
+                form_runtime::sensitive::redact(&paths, &one)[d.field.as_str()].clone()
             };
             json!({"field": d.field, "value": value, "reason": d.reason})
         })
