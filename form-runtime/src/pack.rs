@@ -254,6 +254,44 @@ impl Pack {
             }
         }
 
+        // A reference names a form of this pack, and a label field it has that is not
+        // sensitive (a list shows the label to everyone who sees the referencing record).
+        for (file, form) in forms.values() {
+            for (field, prop) in form
+                .schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let Some(r) = prop.get("x-ref") else { continue };
+                let ptr = format!("/properties/{}/x-ref", crate::form::escape(field));
+                let Some(target) = r.get("form").and_then(Value::as_str) else {
+                    continue;
+                };
+                match forms.get(target) {
+                    None => errs.push(PackError::new(
+                        file,
+                        format!("{ptr}/form"),
+                        format!("form `{target}` is not defined in forms/"),
+                    )),
+                    Some((_, t)) => {
+                        if let Some(label) = r.get("label").and_then(Value::as_str) {
+                            match t.schema.get("properties").and_then(|p| p.get(label)) {
+                                None => errs.push(PackError::new(file, format!("{ptr}/label"), format!("form `{target}` has no field `{label}`"))),
+                                Some(lp) if lp.get("x-sensitive").is_some_and(|v| v != &Value::Bool(false)) => errs.push(PackError::new(
+                                    file,
+                                    format!("{ptr}/label"),
+                                    format!("`{label}` of `{target}` is sensitive and cannot be shown as a reference's label"),
+                                )),
+                                Some(_) => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
         let mut lists = BTreeMap::new();
         for (key, file, bytes) in entries(files, "lists/", ".json", &mut errs) {
             let Some(def) = parse_json::<ListDef>(&file, bytes, &mut errs) else {

@@ -57,3 +57,39 @@ fn a_star_grant_covers_exactly_the_forms_of_its_own_pack() {
         .collect();
     assert_eq!(objects, ["fire_relief"]);
 }
+
+#[test]
+fn a_reference_must_name_a_form_of_the_pack_and_a_shown_label_that_is_not_sensitive() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/showcase");
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut files = PackFiles::from_dir(&dir).expect("fixture");
+        let mut budget: serde_json::Value =
+            serde_json::from_slice(&files.0["forms/project_budget.json"]).expect("json");
+        f(&mut budget);
+        files.0.insert(
+            "forms/project_budget.json".into(),
+            serde_json::to_vec(&budget).expect("json"),
+        );
+        let mut expert: serde_json::Value =
+            serde_json::from_slice(&files.0["forms/expert.json"]).expect("json");
+        expert["properties"]["name"]["x-sensitive"] = serde_json::json!(true);
+        files.0.insert(
+            "forms/expert.json".into(),
+            serde_json::to_vec(&expert).expect("json"),
+        );
+        Pack::load(&files).expect_err("refused")
+    };
+    let errs = edit(&|b| b["properties"]["lead_expert"]["x-ref"]["form"] = "referee".into());
+    assert!(
+        errs.iter()
+            .any(|e| e.pointer == "/properties/lead_expert/x-ref/form"),
+        "{errs:?}"
+    );
+    let errs = edit(&|_| {});
+    assert!(
+        errs.iter()
+            .any(|e| e.pointer == "/properties/lead_expert/x-ref/label"
+                && e.reason.contains("sensitive")),
+        "{errs:?}"
+    );
+}

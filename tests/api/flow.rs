@@ -20,7 +20,12 @@ async fn fire_relief_application_goes_from_draft_to_allocation_with_full_history
     assert_eq!(rec["state"], "submitted");
     // Computed by the server from the data: two household members, the age from the ID number.
     assert_eq!(rec["data"]["household_size"], 2);
-    assert!(rec["data"]["applicant_age"].as_i64().is_some_and(|a| a >= 76), "{rec}");
+    assert!(
+        rec["data"]["applicant_age"]
+            .as_i64()
+            .is_some_and(|a| a >= 76),
+        "{rec}"
+    );
     assert_eq!(
         rec["actions"],
         json!([]),
