@@ -73,36 +73,7 @@ async fn changed_form_is_a_new_version_and_old_records_keep_theirs() {
 async fn version_history_and_diff_show_what_a_new_version_changed() {
     let app = TestApp::spawn().await;
     let staff = app.login("redcross", "pudong_staff").await;
-    let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
-    let mut schema: serde_json::Value =
-        serde_json::from_slice(&files.0["forms/fire_relief.json"]).unwrap();
-    schema["properties"]["shelter_address"] =
-        json!({"type": "string", "title": "过渡安置地址", "minLength": 1});
-    schema["properties"]["street"]["maxLength"] = json!(20);
-    schema["properties"]
-        .as_object_mut()
-        .unwrap()
-        .remove("fire_cause");
-    files.0.insert(
-        "forms/fire_relief.json".into(),
-        serde_json::to_vec(&schema).unwrap(),
-    );
-    let mut wf: serde_json::Value =
-        serde_json::from_slice(&files.0["workflows/relief.json"]).unwrap();
-    let edit = wf["states"][0]["edit"]["fields"].as_array_mut().unwrap();
-    edit.retain(|f| f != "fire_cause");
-    edit.push(json!("shelter_address"));
-    files.0.insert(
-        "workflows/relief.json".into(),
-        serde_json::to_vec(&wf).unwrap(),
-    );
-    let pack = form_runtime::pack::Pack::load(&files).expect("changed pack is valid");
-    let mut tx = app.db().begin().await.unwrap();
-    formwork::store::packs::install(&mut tx, "redcross", &pack, None)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    app.state.catalog.invalidate("redcross");
+    publish_v2(&app).await;
 
     let (s, history) = staff.get("/api/v1/forms/fire_relief/versions").await;
     assert_eq!(s, StatusCode::OK, "{history}");

@@ -380,17 +380,13 @@ async fn apply(
     let uid = actor.user.user_id.as_str();
     let sealed = sensitive::seal(app, tenant, form, &row.id, data.clone()).await?;
     let mut tx = app.db.begin().await?;
-    if !records::update(
-        &mut tx,
-        tenant,
-        &row.id,
-        row.version,
-        c.to_state,
-        &sealed,
-        &at,
-    )
-    .await?
-    {
+    let write = records::Change {
+        state: c.to_state,
+        form_version: row.form_version,
+        data: &sealed,
+        at: &at,
+    };
+    if !records::update(&mut tx, tenant, &row.id, row.version, &write).await? {
         return Err(stale());
     }
     attachments::link(&mut tx, tenant, form, &row.id, &data).await?;

@@ -159,7 +159,13 @@ pub async fn upgrade_record(
     let uid = actor.user.user_id.as_str();
     let sealed = sensitive::seal(&app, &tenant, &form, &row.id, data.clone()).await?;
     let mut tx = app.db.begin().await?;
-    if !records::set_version(&mut tx, &tenant, &row.id, row.version, latest, &sealed, &at).await? {
+    let write = records::Change {
+        state: &row.state,
+        form_version: latest,
+        data: &sealed,
+        at: &at,
+    };
+    if !records::update(&mut tx, &tenant, &row.id, row.version, &write).await? {
         return Err(ApiError::Conflict {
             code: "stale_version",
             message: "记录已被他人修改，请刷新后重试".into(),

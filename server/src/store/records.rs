@@ -176,25 +176,36 @@ pub async fn form_of(db: &Db, tenant: &str, id: &str) -> sqlx::Result<Option<Str
     row.map(|r| r.try_get("form_key")).transpose()
 }
 
-/// Writes new data and state if the row version is still `expected`; false when it is not.
+/// What a change writes to a record: its state, form version, data and time.
+pub struct Change<'a> {
+    /// The state after the change.
+    pub state: &'a str,
+    /// The form version after the change (a draft moved forward has a newer one).
+    pub form_version: i64,
+    /// The stored (sealed) data.
+    pub data: &'a Value,
+    /// When.
+    pub at: &'a str,
+}
+
+/// Writes a change if the row version is still `expected`; false when it is not.
 pub async fn update(
     tx: &mut Tx,
     tenant: &str,
     id: &str,
     expected: i64,
-    state: &str,
-    data: &Value,
-    at: &str,
+    c: &Change<'_>,
 ) -> sqlx::Result<bool> {
     let sql = format!(
-        "update records set state = $1, data = {}, row_version = row_version + 1, updated_at = $3 \
-         where tenant_id = $4 and record_id = $5 and row_version = $6",
+        "update records set state = $1, data = {}, form_version = $3, row_version = row_version + 1, updated_at = $4 \
+         where tenant_id = $5 and record_id = $6 and row_version = $7",
         json_param(tx.dialect(), 2)
     );
     let done = sqlx::query(&sql)
-        .bind(state)
-        .bind(data.to_string())
-        .bind(at)
+        .bind(c.state)
+        .bind(c.data.to_string())
+        .bind(c.form_version)
+        .bind(c.at)
         .bind(tenant)
         .bind(id)
         .bind(expected)
@@ -377,34 +388,6 @@ async fn page(
         .map(row_to_record)
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((records, total))
-}
-
-/// Moves a record to another form version with data fitted to it, if the row version is
-/// still `expected`; false when it is not.
-pub async fn set_version(
-    tx: &mut Tx,
-    tenant: &str,
-    id: &str,
-    expected: i64,
-    form_version: i64,
-    data: &Value,
-    at: &str,
-) -> sqlx::Result<bool> {
-    let sql = format!(
-        "update records set form_version = $1, data = {}, row_version = row_version + 1, updated_at = $3 \
-         where tenant_id = $4 and record_id = $5 and row_version = $6",
-        json_param(tx.dialect(), 2)
-    );
-    let done = sqlx::query(&sql)
-        .bind(form_version)
-        .bind(data.to_string())
-        .bind(at)
-        .bind(tenant)
-        .bind(id)
-        .bind(expected)
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// The records of `form` among `ids` that the viewer may see (a page's references).
