@@ -380,7 +380,7 @@ async fn apply(
     let uid = actor.user.user_id.as_str();
     let sealed = sensitive::seal(app, tenant, form, &row.id, data.clone()).await?;
     let mut tx = app.db.begin().await?;
-    let write = records::Change {
+    let write = records::RecordWrite {
         state: c.to_state,
         form_version: row.form_version,
         data: &sealed,

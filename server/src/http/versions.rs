@@ -159,7 +159,7 @@ pub async fn upgrade_record(
     let uid = actor.user.user_id.as_str();
     let sealed = sensitive::seal(&app, &tenant, &form, &row.id, data.clone()).await?;
     let mut tx = app.db.begin().await?;
-    let write = records::Change {
+    let write = records::RecordWrite {
         state: &row.state,
         form_version: latest,
         data: &sealed,

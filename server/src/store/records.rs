@@ -177,7 +177,7 @@ pub async fn form_of(db: &Db, tenant: &str, id: &str) -> sqlx::Result<Option<Str
 }
 
 /// What a change writes to a record: its state, form version, data and time.
-pub struct Change<'a> {
+pub struct RecordWrite<'a> {
     /// The state after the change.
     pub state: &'a str,
     /// The form version after the change (a draft moved forward has a newer one).
@@ -194,7 +194,7 @@ pub async fn update(
     tenant: &str,
     id: &str,
     expected: i64,
-    c: &Change<'_>,
+    c: &RecordWrite<'_>,
 ) -> sqlx::Result<bool> {
     let sql = format!(
         "update records set state = $1, data = {}, form_version = $3, row_version = row_version + 1, updated_at = $4 \
