@@ -12,6 +12,7 @@ pub mod form;
 pub mod formats;
 pub mod key;
 pub mod list;
+pub mod org;
 pub mod pack;
 pub mod roles;
 pub mod rules;

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, PackError, Result};
 use crate::key::is_key;
+use crate::org::OrgRule;
+use crate::rules::Message;
 
 /// A workflow file (`workflows/<key>.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +79,68 @@ pub struct TransitionDef {
     /// Fields the actor may set together with this transition (e.g. `approved_amount`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
+    /// Fields that must have a value once the transition's data is applied (e.g. the
+    /// reviewer's opinion).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
+    /// How the actor's org unit must relate to the record's (default: any unit in scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgRule>,
+    /// Rules the record must meet to fire the transition, each with its own message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guards: Vec<Guard>,
+    /// Return for correction (指定字段退回): in the state it enters, only these fields may be
+    /// edited until the next transition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlock: Vec<String>,
+    /// A recall (撤回): only the record's owner may fire it, and only while nobody else has
+    /// acted since the owner's last transition.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recall: bool,
+}
+
+/// A rule a transition checks: an expression over the record that must be true.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    /// Expression over the record's fields (and `today()`), e.g. `today() <= '2026-12-31'`.
+    pub rule: String,
+    /// What the user is told when it is false.
+    pub message: Message,
+}
+
+/// What the actor is, for the transitions that depend on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Party<'a> {
+    /// Roles held.
+    pub roles: &'a [String],
+    /// Materialised path of the actor's org unit.
+    pub org_path: &'a str,
+}
+
+/// What a transition needs to know about the record besides its state.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// Materialised path of the unit the record was filed in.
+    pub org_path: &'a str,
+    /// Whether the actor created the record.
+    pub owner: bool,
+    /// Whether the last thing that happened to the record was a transition by its owner
+    /// (nobody else has acted since): the window in which a recall is allowed.
+    pub untouched_since_owner: bool,
+}
+
+impl TransitionDef {
+    /// Whether `party` may fire this transition on a record with these facts (roles, org
+    /// relation, recall window).
+    pub fn allows(&self, party: &Party<'_>, facts: &Facts<'_>) -> bool {
+        self.roles.iter().any(|r| party.roles.contains(r))
+            && self
+                .org
+                .as_ref()
+                .is_none_or(|o| o.allows(party.org_path, facts.org_path))
+            && (!self.recall || (facts.owner && facts.untouched_since_owner))
+    }
 }
 
 /// A single state key or a list of them.
@@ -110,6 +174,8 @@ pub struct TransitionPlan {
     pub to: String,
     /// The trimmed comment, if one was given.
     pub comment: Option<String>,
+    /// Fields the record's filer may edit in the new state (empty: as the state says).
+    pub unlock: Vec<String>,
 }
 
 /// A checked workflow.
@@ -221,6 +287,24 @@ impl Workflow {
                     );
                 }
             }
+            for (kw, list) in [("required", &t.required), ("unlock", &t.unlock)] {
+                for (j, f) in list.iter().enumerate() {
+                    if !fields.contains(f) {
+                        err(
+                            format!("/transitions/{i}/{kw}/{j}"),
+                            format!("unknown field `{f}`"),
+                        );
+                    }
+                }
+            }
+            for (j, g) in t.guards.iter().enumerate() {
+                if let Err(e) = crate::expr::Expr::compile(&g.rule) {
+                    err(
+                        format!("/transitions/{i}/guards/{j}/rule"),
+                        format!("invalid expression: {e}"),
+                    );
+                }
+            }
         }
         if errs.is_empty() {
             Ok(Workflow {
@@ -310,7 +394,114 @@ impl Workflow {
             from: state.into(),
             to: transition.to.clone(),
             comment,
+            unlock: transition.unlock.clone(),
         })
+    }
+
+    /// Like [`Workflow::plan`], for a real actor and record: the transition must also allow
+    /// the actor's org relation to the record and, for a recall, its ownership and timing.
+    pub fn plan_for(
+        &self,
+        state: &str,
+        action: &str,
+        party: &Party<'_>,
+        facts: &Facts<'_>,
+        comment: Option<&str>,
+    ) -> Result<TransitionPlan> {
+        let plan = self.plan(state, action, party.roles, comment)?;
+        match self.transition(state, action) {
+            Some(t) if t.allows(party, facts) => Ok(plan),
+            Some(t) => Err(Error::TransitionForbidden {
+                action: action.into(),
+                roles: t.roles.clone(),
+            }),
+            None => Err(Error::TransitionNotAvailable {
+                state: state.into(),
+                action: action.into(),
+            }),
+        }
+    }
+
+    /// Transitions leaving `state` that `party` may fire on a record with these facts.
+    pub fn available_for<'a>(
+        &'a self,
+        state: &str,
+        party: &Party<'_>,
+        facts: &Facts<'_>,
+    ) -> Vec<&'a TransitionDef> {
+        self.available(state, party.roles)
+            .into_iter()
+            .filter(|t| t.allows(party, facts))
+            .collect()
+    }
+
+    /// For the inbox: each state where `roles` hold a task-like transition (not a recall),
+    /// with the org rules of those transitions (None: any record in scope).
+    /// `permitted` says which actions the actor's permissions allow.
+    pub fn inbox_rules(
+        &self,
+        roles: &[String],
+        permitted: &dyn Fn(&str) -> bool,
+    ) -> Vec<(String, Vec<Option<OrgRule>>)> {
+        let mut out: Vec<(String, Vec<Option<OrgRule>>)> = Vec::new();
+        for t in self.def.transitions.iter().filter(|t| {
+            !t.recall && t.roles.iter().any(|r| roles.contains(r)) && permitted(&t.action)
+        }) {
+            for f in t.from.keys() {
+                match out.iter_mut().find(|(s, _)| s == f) {
+                    Some((_, rules)) => rules.push(t.org.clone()),
+                    None => out.push((f.clone(), vec![t.org.clone()])),
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks what a transition demands of the record once its data is applied: its
+    /// required fields and its guards. Errors carry the pack's messages.
+    pub fn check_transition(
+        &self,
+        from: &str,
+        action: &str,
+        data: &serde_json::Value,
+    ) -> Result<()> {
+        let Some(t) = self.transition(from, action) else {
+            return Ok(());
+        };
+        let mut errs = Vec::new();
+        for f in &t.required {
+            let missing = match data.get(f) {
+                None | Some(serde_json::Value::Null) => true,
+                Some(serde_json::Value::String(s)) => s.trim().is_empty(),
+                Some(serde_json::Value::Array(a)) => a.is_empty(),
+                _ => false,
+            };
+            if missing {
+                errs.push(FieldError::new(
+                    format!("/{}", crate::form::escape(f)),
+                    "required",
+                    format!("「{}」时必须填写此项", t.label),
+                    format!("required to {action}"),
+                ));
+            }
+        }
+        for g in &t.guards {
+            let holds = crate::expr::Expr::compile(&g.rule)
+                .and_then(|x| x.test(data))
+                .unwrap_or(false);
+            if !holds {
+                let (zh, en) = match &g.message {
+                    Message::Same(m) => (m.clone(), m.clone()),
+                    Message::Both { zh, en } => (zh.clone(), en.clone()),
+                };
+                errs.push(FieldError::new("", "guard", zh, en));
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(errs))
+        }
     }
 
     /// The transition definition behind a plan.

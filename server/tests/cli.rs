@@ -80,7 +80,7 @@ fn pack_check_reports_unknown_state_in_a_transition() {
     assert!(
         out.lines()
             .any(|l| l
-                == "workflows/relief.json#/transitions/1/to: \"to\" names unknown state `paid`"),
+                == "workflows/relief.json#/transitions/2/to: \"to\" names unknown state `paid`"),
         "{out}"
     );
 }
@@ -96,7 +96,7 @@ fn pack_check_reports_undefined_role_and_every_other_problem_at_once() {
     });
     let (ok, out) = check(dir.path());
     assert!(!ok);
-    assert!(out.lines().any(|l| l == "workflows/relief.json#/transitions/5/roles/0: role `treasurer` is not defined in roles.toml"), "{out}");
+    assert!(out.lines().any(|l| l == "workflows/relief.json#/transitions/7/roles/0: role `treasurer` is not defined in roles.toml"), "{out}");
     assert!(
         out.lines()
             .any(|l| l.starts_with("workflows/relief.json#/initial:")),

@@ -28,15 +28,18 @@ async fn fire_relief_application_goes_from_draft_to_allocation_with_full_history
     );
     assert_eq!(
         rec["actions"],
-        json!([]),
-        "the filer holds no action on a submitted record"
+        json!(["withdraw"]),
+        "the filer may only recall a submitted record, while nobody has acted"
     );
 
     // The district reviewer finds it in the inbox and rejects it; a reason is required.
     let (_, inbox) = district.get("/api/v1/inbox").await;
     assert_eq!(inbox["total"], 1);
     assert_eq!(inbox["items"][0]["id"], id);
-    assert_eq!(inbox["items"][0]["actions"], json!(["approve", "reject"]));
+    assert_eq!(
+        inbox["items"][0]["actions"],
+        json!(["approve", "reject", "return"])
+    );
     let (s, body) = district.fire(&id, "reject", json!({"comment": "  "})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["fields"][0]["pointer"], "/comment");

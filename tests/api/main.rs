@@ -12,3 +12,4 @@ mod sensitive;
 mod tenancy;
 mod validation;
 mod versions;
+mod workflow;

@@ -7,12 +7,13 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use form_runtime::form::CompiledForm;
 use form_runtime::scope::Scope;
+use form_runtime::workflow::{Facts, Party};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use crate::startup::AppState;
-use crate::store::records::Viewer;
+use crate::store::records::{RecordRow, Viewer};
 use crate::store::users::{self, SessionUser};
 
 /// Name of the session cookie.
@@ -61,14 +62,38 @@ impl Actor {
     }
 
     /// Workflow actions the user may fire on a record of `form` in `state`.
-    pub async fn actions(&self, app: &AppState, form: &CompiledForm, state: &str) -> Vec<String> {
+    pub async fn actions(
+        &self,
+        app: &AppState,
+        form: &CompiledForm,
+        record: &RecordRow,
+    ) -> ApiResult<Vec<String>> {
+        let party = self.party();
+        let mut facts = Facts {
+            org_path: &record.org_path,
+            owner: record.owner_id == self.user.user_id,
+            untouched_since_owner: false,
+        };
+        let candidates = form.workflow.available(&record.state, &self.roles);
+        // Only a recall needs the record's history; read it only then.
+        if facts.owner && candidates.iter().any(|t| t.recall) {
+            facts.untouched_since_owner = untouched_since_owner(app, self, record).await?;
+        }
         let mut out: Vec<String> = Vec::new();
-        for t in form.workflow.available(state, &self.roles) {
+        for t in form.workflow.available_for(&record.state, &party, &facts) {
             if !out.contains(&t.action) && self.may(app, &form.key, &t.action).await {
                 out.push(t.action.clone());
             }
         }
-        out
+        Ok(out)
+    }
+
+    /// The actor as the workflow sees it.
+    pub fn party(&self) -> Party<'_> {
+        Party {
+            roles: &self.roles,
+            org_path: &self.user.org_path,
+        }
     }
 }
 
@@ -130,4 +155,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
         Ok(Body(v))
     }
+}
+
+/// Whether the newest event of the record is the owner's own transition: nobody else has
+/// acted since, so the owner may still recall it.
+pub async fn untouched_since_owner(
+    app: &AppState,
+    actor: &Actor,
+    record: &RecordRow,
+) -> ApiResult<bool> {
+    let last = crate::store::records::last_events(&app.db, actor.tenant(), &record.id).await?;
+    Ok(last
+        .last
+        .is_some_and(|(kind, who)| kind == "transition" && who == record.owner_id))
 }

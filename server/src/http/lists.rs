@@ -143,12 +143,15 @@ pub async fn inbox(
         else {
             continue;
         };
-        let mut states = Vec::new();
-        for s in form.workflow.actionable_states(&actor.roles) {
-            if !actor.actions(&app, &form, &s).await.is_empty() {
-                states.push(s);
+        let mut allowed = std::collections::HashSet::new();
+        for t in &form.workflow.def.transitions {
+            if actor.may(&app, &key, &t.action).await {
+                allowed.insert(t.action.clone());
             }
         }
+        let states = form
+            .workflow
+            .inbox_rules(&actor.roles, &|a| allowed.contains(a));
         parts.push(InboxPart {
             form: key.clone(),
             states,
@@ -170,7 +173,7 @@ pub async fn inbox(
             None => continue,
         };
         r.data = sensitive::open(&app, actor.tenant(), &form, &r.id, r.data).await?;
-        let (mut v, unmasked) = super::records::view(&app, &actor, &form, &r).await;
+        let (mut v, unmasked) = super::records::view(&app, &actor, &form, &r).await?;
         v["form_title"] = json!(forms
             .get(&r.form_key)
             .map_or(form.title.clone(), |f| f.title.clone()));

@@ -7,12 +7,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use form_runtime::form::{escape, CompiledForm};
 use form_runtime::sensitive::{keep_masked, redact, SensitivePath};
+use form_runtime::workflow::Facts;
 use form_runtime::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Actor, Body};
+use super::extract::{untouched_since_owner, Actor, Body};
 use super::{attachments, data, sensitive};
 use crate::startup::AppState;
 use crate::store::records::{self, NewEvent, RecordRow, Viewer};
@@ -61,8 +62,8 @@ pub async fn view(
     actor: &Actor,
     form: &CompiledForm,
     r: &RecordRow,
-) -> (Value, Vec<String>) {
-    let actions = actor.actions(app, form, &r.state).await;
+) -> ApiResult<(Value, Vec<String>)> {
+    let actions = actor.actions(app, form, r).await?;
     let editable = form.workflow.edit_rule(&r.state, &actor.roles).is_some()
         && actor.may(app, &form.key, "update").await;
     let reading = sensitive::for_reader(app, actor, form, r.data.clone()).await;
@@ -81,7 +82,7 @@ pub async fn view(
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     });
-    (v, reading.unmasked)
+    Ok((v, reading.unmasked))
 }
 
 /// The answer of a single-record request: the record as `actor` reads it; clear sensitive
@@ -92,7 +93,7 @@ async fn answer(
     form: &CompiledForm,
     r: &RecordRow,
 ) -> ApiResult<Json<Value>> {
-    let (v, unmasked) = view(app, actor, form, r).await;
+    let (v, unmasked) = view(app, actor, form, r).await?;
     sensitive::audit_unmask(app, actor, &[(r.id.clone(), unmasked)], "record").await?;
     Ok(Json(v))
 }
@@ -233,9 +234,19 @@ pub async fn create_record(
     let plan = match &req.action {
         None => None,
         Some(action) => {
-            let plan =
-                form.workflow
-                    .plan(&initial, action, &actor.roles, req.comment.as_deref())?;
+            // A new record is the actor's own, filed in their unit.
+            let facts = Facts {
+                org_path: &actor.user.org_path,
+                owner: true,
+                untouched_since_owner: true,
+            };
+            let plan = form.workflow.plan_for(
+                &initial,
+                action,
+                &actor.party(),
+                &facts,
+                req.comment.as_deref(),
+            )?;
             if !actor.may(&app, &form.key, action).await {
                 return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
             }
@@ -244,6 +255,9 @@ pub async fn create_record(
     };
     let state = plan.as_ref().map_or(initial.clone(), |p| p.to.clone());
     let data = data::accept(&app, &actor, &form, &state, data, None).await?;
+    if let Some(p) = &plan {
+        form.workflow.check_transition(&p.from, &p.action, &data)?;
+    }
 
     let at = now();
     let record = RecordRow {
@@ -326,6 +340,7 @@ pub async fn patch_record(
 ) -> ApiResult<Json<Value>> {
     let (row, form, _) = visible(&app, &actor, &id).await?;
     let rule = form.workflow.edit_rule(&row.state, &actor.roles);
+    let unlocked = unlocked_fields(&app, &actor, &form, &row).await?;
     if rule.is_none() || !actor.may(&app, &form.key, "update").await {
         return Err(ApiError::Forbidden(format!(
             "记录处于「{}」，你不能修改",
@@ -338,7 +353,9 @@ pub async fn patch_record(
     let state = row.state.clone();
     let change = Change {
         patch: req.data,
-        allowed: rule.and_then(|r| r.fields.as_deref()),
+        allowed: unlocked
+            .as_deref()
+            .or(rule.and_then(|r| r.fields.as_deref())),
         to_state: &state,
         action: None,
         comment: None,
@@ -374,6 +391,9 @@ async fn apply(
     let paths = sensitive::paths(form);
     keep_masked(&paths, &row.data, &mut data);
     let data = data::accept(app, actor, form, c.to_state, data, Some(&row.id)).await?;
+    if let Some(action) = c.action {
+        form.workflow.check_transition(&row.state, action, &data)?;
+    }
     let changes = diff(&row.data, &data, &paths);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
     let at = now();
@@ -426,6 +446,32 @@ async fn apply(
     })
 }
 
+/// After a return that unlocks named fields (指定字段退回), only those may be edited while the
+/// record stays in the state the return put it in.
+async fn unlocked_fields(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    row: &RecordRow,
+) -> ApiResult<Option<Vec<String>>> {
+    if form
+        .workflow
+        .def
+        .transitions
+        .iter()
+        .all(|t| t.unlock.is_empty())
+    {
+        return Ok(None);
+    }
+    let last = records::last_events(&app.db, actor.tenant(), &row.id).await?;
+    Ok(last
+        .last_transition
+        .filter(|(_, _, to)| *to == row.state)
+        .and_then(|(from, action, _)| form.workflow.transition(&from, &action))
+        .filter(|t| !t.unlock.is_empty())
+        .map(|t| t.unlock.clone()))
+}
+
 fn stale() -> ApiError {
     ApiError::Conflict {
         code: "stale_version",
@@ -451,9 +497,23 @@ pub async fn fire_transition(
     if req.version.is_some_and(|v| v != row.version) {
         return Err(stale());
     }
-    let plan = form
+    let owner = row.owner_id == actor.user.user_id;
+    let recall = form
         .workflow
-        .plan(&row.state, &action, &actor.roles, req.comment.as_deref())?;
+        .transition(&row.state, &action)
+        .is_some_and(|t| t.recall);
+    let facts = Facts {
+        org_path: &row.org_path,
+        owner,
+        untouched_since_owner: owner && recall && untouched_since_owner(&app, &actor, &row).await?,
+    };
+    let plan = form.workflow.plan_for(
+        &row.state,
+        &action,
+        &actor.party(),
+        &facts,
+        req.comment.as_deref(),
+    )?;
     if !actor.may(&app, &form.key, &action).await {
         return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
     }

@@ -202,7 +202,7 @@ pub async fn upgrade_record(
         updated_at: at,
         ..row
     };
-    let (record, unmasked) = super::records::view(&app, &actor, &form, &updated).await;
+    let (record, unmasked) = super::records::view(&app, &actor, &form, &updated).await?;
     sensitive::audit_unmask(&app, &actor, &[(updated.id.clone(), unmasked)], "record").await?;
     Ok(Json(
         json!({"from_version": from_version, "to_version": latest, "dropped": report, "written": true, "record": record}),

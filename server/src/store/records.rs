@@ -306,8 +306,9 @@ pub async fn list(
 pub struct InboxPart {
     /// Form key.
     pub form: String,
-    /// States in which the user holds a transition.
-    pub states: Vec<String>,
+    /// States in which the user holds a transition, each with the org rules of those
+    /// transitions (None: any record in the user's scope).
+    pub states: Vec<(String, Vec<Option<form_runtime::org::OrgRule>>)>,
     /// The user's view of this form.
     pub viewer: Viewer,
 }
@@ -337,12 +338,24 @@ pub async fn inbox(
         filter
             .push("(form_key = ")
             .bind_text(&p.form)
-            .push(" and state in (");
-        for (i, s) in p.states.iter().enumerate() {
+            .push(" and (");
+        for (i, (state, rules)) in p.states.iter().enumerate() {
             if i > 0 {
-                filter.push(", ");
+                filter.push(" or ");
             }
-            filter.bind_text(s);
+            filter.push("(state = ").bind_text(state).push(" and (");
+            for (j, rule) in rules.iter().enumerate() {
+                if j > 0 {
+                    filter.push(" or ");
+                }
+                match rule {
+                    Some(r) => r.predicate(&mut filter, &p.viewer.org_path),
+                    None => {
+                        filter.push("1 = 1");
+                    }
+                }
+            }
+            filter.push("))");
         }
         filter.push(") and ");
         p.viewer
@@ -424,4 +437,49 @@ pub async fn fetch_many(
         .fetch_all(db.pool())
         .await?;
     rows.iter().map(row_to_record).collect()
+}
+
+/// What a transition needs to know about a record's history: the last event, and the last
+/// transition (for returns that unlock named fields).
+pub struct LastEvents {
+    /// (kind, actor id) of the newest event.
+    pub last: Option<(String, String)>,
+    /// (from state, action, to state) of the newest transition.
+    pub last_transition: Option<(String, String, String)>,
+}
+
+/// The newest event and the newest transition of a record.
+pub async fn last_events(db: &Db, tenant: &str, record_id: &str) -> anyhow::Result<LastEvents> {
+    let last = sqlx::query(
+        "select kind, actor_id from record_events where tenant_id = $1 and record_id = $2 order by seq desc limit 1",
+    )
+    .bind(tenant)
+    .bind(record_id)
+    .fetch_optional(db.pool())
+    .await?
+    .map(|r| -> sqlx::Result<(String, String)> { Ok((r.try_get("kind")?, r.try_get("actor_id")?)) })
+    .transpose()?;
+    let last_transition = sqlx::query(
+        "select from_state, action, to_state from record_events \
+         where tenant_id = $1 and record_id = $2 and kind = 'transition' order by seq desc limit 1",
+    )
+    .bind(tenant)
+    .bind(record_id)
+    .fetch_optional(db.pool())
+    .await?
+    .map(|r| -> sqlx::Result<(String, String, String)> {
+        Ok((
+            r.try_get::<Option<String>, _>("from_state")?
+                .unwrap_or_default(),
+            r.try_get::<Option<String>, _>("action")?
+                .unwrap_or_default(),
+            r.try_get::<Option<String>, _>("to_state")?
+                .unwrap_or_default(),
+        ))
+    })
+    .transpose()?;
+    Ok(LastEvents {
+        last,
+        last_transition,
+    })
 }

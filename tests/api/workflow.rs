@@ -1,0 +1,204 @@
+//! The workflow language through the API: recall while nobody has acted, return for
+//! correction that unlocks only named fields, transitions bound to the org tree (including in
+//! the inbox), required fields and guards with the pack's own messages.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::{application, TestApp};
+
+#[tokio::test]
+async fn the_filer_can_recall_only_until_a_reviewer_acts() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let other = app.login("redcross", "huangpu_staff").await;
+    let reviewer = app.login("redcross", "pudong_reviewer").await;
+    let rec = staff.create(application("撤回"), Some("submit")).await;
+    let id = rec["id"].as_str().unwrap();
+    let (s, back) = staff.fire(id, "withdraw", json!({})).await;
+    assert_eq!(
+        (s, back["state"].as_str()),
+        (StatusCode::OK, Some("draft")),
+        "{back}"
+    );
+
+    staff.fire(id, "submit", json!({})).await;
+    let (s, _) = reviewer.fire(id, "approve", json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    // The record moved on: no recall from district_approved, and none in submitted either
+    // once a reviewer has acted (here the state itself no longer offers it).
+    let (s, body) = staff.fire(id, "withdraw", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+
+    // Only the owner recalls: another staff member of the same role cannot, even in scope.
+    let rec = staff.create(application("他人"), Some("submit")).await;
+    let id = rec["id"].as_str().unwrap();
+    assert_eq!(
+        other.fire(id, "withdraw", json!({})).await.0,
+        StatusCode::NOT_FOUND,
+        "not in their scope"
+    );
+    // After a reviewer returns it and the filer resubmits, a reviewer has acted in between,
+    // but the newest event is the filer's own submit, so the recall window opens again.
+    reviewer
+        .fire(id, "return", json!({"comment": "补充材料"}))
+        .await;
+    staff.fire(id, "submit", json!({})).await;
+    let (_, fresh) = staff.get(&format!("/api/v1/records/{id}")).await;
+    assert_eq!(fresh["actions"], json!(["withdraw"]));
+}
+
+#[tokio::test]
+async fn a_return_unlocks_only_the_named_fields_until_resubmission() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let reviewer = app.login("redcross", "pudong_reviewer").await;
+    let rec = staff.create(application("退回"), Some("submit")).await;
+    let id = rec["id"].as_str().unwrap();
+    let (s, body) = reviewer.fire(id, "return", json!({})).await;
+    assert_eq!(
+        (s, body["error"]["fields"][0]["pointer"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/comment"))
+    );
+    let (s, back) = reviewer
+        .fire(id, "return", json!({"comment": "请补充损失清单"}))
+        .await;
+    assert_eq!((s, back["state"].as_str()), (StatusCode::OK, Some("draft")));
+
+    let path = format!("/api/v1/records/{id}");
+    let (s, body) = staff
+        .patch(
+            &path,
+            json!({"version": back["version"], "data": {"street": "陆家嘴街道"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["pointer"], "/street");
+    let (s, body) = staff
+        .patch(
+            &path,
+            json!({"version": back["version"], "data": {"loss_amount": 61000}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    staff.fire(id, "submit", json!({})).await;
+    // A plain rejection later puts everything back in the filer's hands.
+    let (_, rejected) = reviewer
+        .fire(id, "reject", json!({"comment": "重新填写"}))
+        .await;
+    let (s, body) = staff
+        .patch(
+            &path,
+            json!({"version": rejected["version"], "data": {"street": "陆家嘴街道"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn transitions_follow_the_org_tree_in_actions_firing_and_inbox() {
+    let app = TestApp::spawn().await;
+    // root (level 1) → district (level 2) → street (level 3)
+    app.tenant_with_files(
+        "orgs",
+        &formwork::seed::builtin_pack("red-cross").unwrap(),
+        &[
+            ("filer", "street", "district_staff"),
+            ("district_rev", "district", "district_reviewer"),
+            ("street_rev", "street", "district_reviewer"),
+            ("city_rev", "root", "city_reviewer"),
+            ("city_role_in_district", "district", "city_reviewer"),
+        ],
+    )
+    .await;
+    let filer = app.login("orgs", "filer").await;
+    let district = app.login("orgs", "district_rev").await;
+    let street = app.login("orgs", "street_rev").await;
+    let city = app.login("orgs", "city_rev").await;
+    let misplaced = app.login("orgs", "city_role_in_district").await;
+    let rec = filer.create(application("层级"), Some("submit")).await;
+    let id = rec["id"].as_str().unwrap();
+
+    // The street-level reviewer sees the record (it is in their subtree) but the district
+    // review belongs to the district level: no action, nothing in the inbox, 403 on firing.
+    let (_, seen) = street.get(&format!("/api/v1/records/{id}")).await;
+    assert_eq!(seen["actions"], json!([]));
+    assert_eq!(street.get("/api/v1/inbox").await.1["total"], 0);
+    assert_eq!(
+        street.fire(id, "approve", json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(district.get("/api/v1/inbox").await.1["total"], 1);
+    assert_eq!(
+        district.fire(id, "approve", json!({})).await.0,
+        StatusCode::OK
+    );
+
+    // The city review belongs to the root unit, whoever else holds the role.
+    assert_eq!(misplaced.get("/api/v1/inbox").await.1["total"], 0);
+    assert_eq!(
+        misplaced
+            .fire(id, "approve", json!({"data": {"approved_amount": 100}}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(city.get("/api/v1/inbox").await.1["total"], 1);
+    let (_, unchanged) = city.get(&format!("/api/v1/records/{id}")).await;
+    assert_eq!(unchanged["state"], "district_approved");
+}
+
+#[tokio::test]
+async fn required_fields_and_guards_refuse_with_the_packs_message() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let district = app.login("redcross", "pudong_reviewer").await;
+    let city = app.login("redcross", "city_reviewer").await;
+
+    let mut future = application("未来");
+    future["fire_date"] = json!("2999-01-01");
+    let (s, body) = staff
+        .post(
+            "/api/v1/forms/fire_relief/records",
+            json!({"data": future, "action": "submit"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["fields"][0]["rule"], "guard");
+    assert_eq!(
+        body["error"]["fields"][0]["message"],
+        "火灾发生日期不能晚于今天"
+    );
+    assert_eq!(app.count("records", "redcross").await, 0, "nothing written");
+
+    let rec = staff.create(application("核定"), Some("submit")).await;
+    let id = rec["id"].as_str().unwrap();
+    district.fire(id, "approve", json!({})).await;
+    let (s, body) = city.fire(id, "approve", json!({})).await;
+    assert_eq!(
+        (s, body["error"]["fields"][0]["pointer"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/approved_amount"))
+    );
+    let (s, body) = city
+        .fire(id, "approve", json!({"data": {"approved_amount": 20000}}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["error"]["fields"][0]["message"],
+        "核定金额不能超过申请金额"
+    );
+    let (_, still) = city.get(&format!("/api/v1/records/{id}")).await;
+    assert_eq!(
+        (
+            still["state"].as_str(),
+            still["data"].get("approved_amount")
+        ),
+        (Some("district_approved"), None)
+    );
+    assert_eq!(
+        city.fire(id, "approve", json!({"data": {"approved_amount": 9000}}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
