@@ -720,3 +720,21 @@ fn every_property_fragment_in_the_manual_compiles_as_a_form() {
         }
     }
 }
+
+#[test]
+fn every_transition_fragment_in_the_manual_is_a_valid_transition() {
+    let blocks = blocks(&manual());
+    let fragments: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| b.attr("fragment") == Some("transition"))
+        .collect();
+    assert!(fragments.len() >= 3);
+    for b in fragments {
+        let t: form_runtime::workflow::TransitionDef = serde_json::from_str(&b.body)
+            .unwrap_or_else(|e| panic!("{}: not a transition: {e}", b.at()));
+        for g in &t.guards {
+            form_runtime::expr::Expr::compile(&g.rule)
+                .unwrap_or_else(|e| panic!("{}: guard: {e}", b.at()));
+        }
+    }
+}
