@@ -202,3 +202,88 @@ async fn required_fields_and_guards_refuse_with_the_packs_message() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_batch_changes_all_its_records_or_none() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let huangpu = app.login("redcross", "huangpu_staff").await;
+    let reviewer = app.login("redcross", "pudong_reviewer").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let r = staff
+            .create(application(&format!("批量{i}")), Some("submit"))
+            .await;
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    let draft = staff.create(application("草稿"), None).await;
+    let foreign = huangpu.create(application("黄浦"), Some("submit")).await;
+
+    // One record still a draft, one of another district: nothing changes, each is reported.
+    let mut mixed = ids.clone();
+    mixed.push(draft["id"].as_str().unwrap().to_string());
+    mixed.push(foreign["id"].as_str().unwrap().to_string());
+    let (s, body) = reviewer
+        .post("/api/v1/batch/transitions/approve", json!({"ids": mixed}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "batch_refused");
+    let oks: Vec<bool> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ok"].as_bool().unwrap())
+        .collect();
+    assert_eq!(oks, [true, true, true, false, false]);
+    assert_eq!(
+        body["results"][3]["error"]["code"],
+        "transition_not_available"
+    );
+    assert_eq!(body["results"][4]["error"]["code"], "not_found");
+    for id in &ids {
+        let (_, r) = reviewer.get(&format!("/api/v1/records/{id}")).await;
+        assert_eq!(
+            (r["state"].as_str(), r["version"].as_i64()),
+            (Some("submitted"), Some(1)),
+            "unchanged"
+        );
+    }
+
+    // A reason-required action in a batch needs the reason once, for all.
+    let (s, body) = reviewer
+        .post("/api/v1/batch/transitions/reject", json!({"ids": ids}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["results"][0]["error"]["fields"][0]["pointer"],
+        "/comment"
+    );
+
+    let (s, body) = reviewer
+        .post(
+            "/api/v1/batch/transitions/approve",
+            json!({"ids": ids, "comment": "批量审核通过"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["changed"], 3);
+    for id in &ids {
+        let (_, events) = reviewer.get(&format!("/api/v1/records/{id}/events")).await;
+        let last = events["items"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["action"].as_str(), last["comment"].as_str()),
+            (Some("approve"), Some("批量审核通过"))
+        );
+    }
+    let (s, _) = reviewer
+        .post(
+            "/api/v1/batch/transitions/approve",
+            json!({"ids": [ids[0], ids[0]]}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "duplicates are refused"
+    );
+}

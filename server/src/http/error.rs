@@ -75,14 +75,12 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.parts();
-        if let ApiError::Internal(e) = &self {
-            tracing::error!(error = ?e, "request failed");
-        }
+impl ApiError {
+    /// The `{"code", "message", "fields"}` object of this error, in the request's language.
+    pub fn body(&self) -> serde_json::Value {
+        let (_, code) = self.parts();
         let english = lang::is_english();
-        let mut fields = match &self {
+        let mut fields = match self {
             ApiError::Invalid(f) => f.clone(),
             ApiError::TooLarge(f) | ApiError::UnsupportedType(f) => vec![f.clone()],
             _ => Vec::new(),
@@ -92,12 +90,22 @@ impl IntoResponse for ApiError {
                 f.message = std::mem::take(&mut f.message_en);
             }
         }
-        let message = match (&self, english) {
+        let message = match (self, english) {
             (ApiError::Unauthorized, true) => "please log in".to_string(),
             (ApiError::Invalid(f), true) => format!("{} value(s) are invalid", f.len()),
             _ => self.to_string(),
         };
-        let body = json!({"error": {"code": code, "message": message, "fields": fields}});
+        json!({"code": code, "message": message, "fields": fields})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.parts();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let body = json!({"error": self.body()});
         let mut res = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(

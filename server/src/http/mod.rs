@@ -6,6 +6,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod batch;
 pub mod data;
 pub mod error;
 pub mod extract;
@@ -71,6 +72,11 @@ pub fn routes() -> Vec<Route> {
             post(records::create_record),
         ),
         route("GET", "/api/v1/records/{id}", get(records::get_record)),
+        route(
+            "POST",
+            "/api/v1/batch/transitions/{action}",
+            post(batch::batch_transition),
+        ),
         route(
             "POST",
             "/api/v1/records/{id}/upgrade",

@@ -17,7 +17,7 @@ use super::extract::{untouched_since_owner, Actor, Body};
 use super::{attachments, data, sensitive};
 use crate::startup::AppState;
 use crate::store::records::{self, NewEvent, RecordRow, Viewer};
-use crate::store::{audit, new_id, now};
+use crate::store::{audit, new_id, now, Tx};
 
 /// Body of `POST /api/v1/forms/{form}/records`.
 #[derive(Deserialize)]
@@ -53,6 +53,13 @@ pub struct TransitionRequest {
     data: Option<Value>,
     /// Row version the client read; when given, a stale one is refused with 409.
     version: Option<i64>,
+}
+
+impl TransitionRequest {
+    /// A request with a comment and data and no row version (batches).
+    pub fn new(comment: Option<String>, data: Option<Value>) -> Self {
+        TransitionRequest { comment, data, version: None }
+    }
 }
 
 /// The record as `actor` reads it — sensitive values masked unless their role may unmask —
@@ -374,16 +381,21 @@ struct Change<'a> {
     comment: Option<&'a str>,
 }
 
-/// Applies a change: checks and validates it, then writes the record (if its row version is
-/// still the one read), its event and the audit entry in one transaction.
-async fn apply(
-    app: &AppState,
-    actor: &Actor,
-    form: &CompiledForm,
+/// A change that passed every check and is ready to be written.
+pub(super) struct Prepared {
     row: RecordRow,
-    c: Change<'_>,
-) -> ApiResult<RecordRow> {
-    let tenant = actor.tenant();
+    data: Value,
+    sealed: Value,
+    changes: Option<Value>,
+    to_state: String,
+    action: Option<String>,
+    comment: Option<String>,
+}
+
+/// Checks a change and works out what to write: the patch within the allowed fields, the
+/// data accepted by the form in the target state, the transition's own demands, the sealed
+/// form of the data. Nothing is written.
+async fn prepare(app: &AppState, actor: &Actor, form: &CompiledForm, row: RecordRow, c: Change<'_>) -> ApiResult<Prepared> {
     let patch = object(c.patch)?;
     check_writable(patch.keys().cloned(), c.allowed, form)?;
     let mut data = row.data.clone();
@@ -396,54 +408,55 @@ async fn apply(
     }
     let changes = diff(&row.data, &data, &paths);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
-    let at = now();
+    let sealed = sensitive::seal(app, actor.tenant(), form, &row.id, data.clone()).await?;
+    Ok(Prepared {
+        row,
+        data,
+        sealed,
+        changes,
+        to_state: c.to_state.to_string(),
+        action: c.action.map(str::to_string),
+        comment: c.comment.map(str::to_string),
+    })
+}
+
+/// Writes a prepared change in the caller's transaction: the record (if its row version is
+/// still the one read), attachments, its event and the audit entry.
+pub(super) async fn write(tx: &mut Tx, actor: &Actor, form: &CompiledForm, p: Prepared, at: &str) -> ApiResult<RecordRow> {
+    let tenant = actor.tenant();
     let uid = actor.user.user_id.as_str();
-    let sealed = sensitive::seal(app, tenant, form, &row.id, data.clone()).await?;
-    let mut tx = app.db.begin().await?;
-    let write = records::RecordWrite {
-        state: c.to_state,
-        form_version: row.form_version,
-        data: &sealed,
-        at: &at,
-    };
-    if !records::update(&mut tx, tenant, &row.id, row.version, &write).await? {
+    let Prepared { row, data, sealed, changes, to_state, action, comment } = p;
+    let w = records::RecordWrite { state: &to_state, form_version: row.form_version, data: &sealed, at };
+    if !records::update(tx, tenant, &row.id, row.version, &w).await? {
         return Err(stale());
     }
-    attachments::link(&mut tx, tenant, form, &row.id, &data).await?;
+    attachments::link(tx, tenant, form, &row.id, &data).await?;
     let ev = NewEvent {
-        kind: if c.action.is_some() {
-            "transition"
-        } else {
-            "update"
-        },
-        action: c.action,
+        kind: if action.is_some() { "transition" } else { "update" },
+        action: action.as_deref(),
         from_state: Some(&row.state),
-        to_state: Some(c.to_state),
+        to_state: Some(&to_state),
         actor_id: uid,
-        comment: c.comment,
+        comment: comment.as_deref(),
         changes: changes.as_ref(),
-        at: &at,
+        at,
     };
-    records::add_event(&mut tx, tenant, &row.id, &ev).await?;
-    let what = c.action.map_or_else(
-        || "record.update".to_string(),
-        |a| format!("record.transition.{a}"),
-    );
-    let fields: Vec<&String> = changes
-        .iter()
-        .filter_map(Value::as_object)
-        .flat_map(|m| m.keys())
-        .collect();
-    let detail = json!({"from": row.state, "to": c.to_state, "fields": fields});
-    audit::append(&mut tx, tenant, Some(uid), &what, &row.id, &detail).await?;
+    records::add_event(tx, tenant, &row.id, &ev).await?;
+    let what = action.as_deref().map_or_else(|| "record.update".to_string(), |a| format!("record.transition.{a}"));
+    let fields: Vec<&String> = changes.iter().filter_map(Value::as_object).flat_map(|m| m.keys()).collect();
+    let detail = json!({"from": row.state, "to": to_state, "fields": fields});
+    audit::append(tx, tenant, Some(uid), &what, &row.id, &detail).await?;
+    Ok(RecordRow { data, state: to_state, version: row.version + 1, updated_at: at.to_string(), ..row })
+}
+
+/// Applies a change to one record in a transaction of its own.
+async fn apply(app: &AppState, actor: &Actor, form: &CompiledForm, row: RecordRow, c: Change<'_>) -> ApiResult<RecordRow> {
+    let prepared = prepare(app, actor, form, row, c).await?;
+    let at = now();
+    let mut tx = app.db.begin().await?;
+    let updated = write(&mut tx, actor, form, prepared, &at).await?;
     tx.commit().await?;
-    Ok(RecordRow {
-        data,
-        state: c.to_state.to_string(),
-        version: row.version + 1,
-        updated_at: at,
-        ..row
-    })
+    Ok(updated)
 }
 
 /// After a return that unlocks named fields (指定字段退回), only those may be edited while the
@@ -494,34 +507,40 @@ pub async fn fire_transition(
             .map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
     };
     let (row, form, _) = visible(&app, &actor, &id).await?;
+    let prepared = prepare_transition(&app, &actor, &form, row, &action, req).await?;
+    let at = now();
+    let mut tx = app.db.begin().await?;
+    let updated = write(&mut tx, &actor, &form, prepared, &at).await?;
+    tx.commit().await?;
+    answer(&app, &actor, &form, &updated).await
+}
+
+/// Checks that `actor` may fire `action` on `row` now (state, roles, org relation, recall
+/// window, permission, row version) and prepares the change it makes.
+pub(super) async fn prepare_transition(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    row: RecordRow,
+    action: &str,
+    req: TransitionRequest,
+) -> ApiResult<Prepared> {
     if req.version.is_some_and(|v| v != row.version) {
         return Err(stale());
     }
     let owner = row.owner_id == actor.user.user_id;
-    let recall = form
-        .workflow
-        .transition(&row.state, &action)
-        .is_some_and(|t| t.recall);
+    let transition = form.workflow.transition(&row.state, action);
+    let recall = transition.is_some_and(|t| t.recall);
     let facts = Facts {
         org_path: &row.org_path,
         owner,
-        untouched_since_owner: owner && recall && untouched_since_owner(&app, &actor, &row).await?,
+        untouched_since_owner: owner && recall && untouched_since_owner(app, actor, &row).await?,
     };
-    let plan = form.workflow.plan_for(
-        &row.state,
-        &action,
-        &actor.party(),
-        &facts,
-        req.comment.as_deref(),
-    )?;
-    if !actor.may(&app, &form.key, &action).await {
+    let plan = form.workflow.plan_for(&row.state, action, &actor.party(), &facts, req.comment.as_deref())?;
+    if !actor.may(app, &form.key, action).await {
         return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
     }
-    let allowed = form
-        .workflow
-        .transition(&row.state, &action)
-        .map(|t| t.fields.clone())
-        .unwrap_or_default();
+    let allowed = transition.map(|t| t.fields.clone()).unwrap_or_default();
     let change = Change {
         patch: req.data.unwrap_or(Value::Null),
         allowed: Some(&allowed),
@@ -529,8 +548,7 @@ pub async fn fire_transition(
         action: Some(&plan.action),
         comment: plan.comment.as_deref(),
     };
-    let updated = apply(&app, &actor, &form, row, change).await?;
-    answer(&app, &actor, &form, &updated).await
+    prepare(app, actor, form, row, change).await
 }
 
 /// Handles `GET /api/v1/records/{id}/events`.
