@@ -5,6 +5,11 @@
 //! accepted, so a list never runs a query its indexes were not built for. A filter on a
 //! sensitive field (`x-sensitive`) compares the field's blind index, never its value, and
 //! such a field cannot be sorted.
+//!
+//! Filters take an operator after the field (`filter[requested_amount][gte]=5000`); which
+//! operators a field takes follows from its kind (see [`Op`]), and every value is bound, never
+//! written into the SQL text. `filter[org]` narrows to an org unit's subtree and is AND-ed
+//! with the scope predicate, so it can only ever narrow what the user sees.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, PackError, Result};
 use crate::form::{Field, FieldKind};
+use crate::scope::Scope;
 use crate::sensitive::sensitive_fields;
 use crate::sql::{json_number_expr, json_text_expr, Dialect, Sql};
 
@@ -20,6 +26,12 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 
 /// Columns every record has, usable in columns, filters and sort.
 pub const SYSTEM_FIELDS: &[&str] = &["state", "created_at", "updated_at"];
+
+/// The filter-only system field: the record's org unit and every unit below it.
+pub const ORG_FILTER: &str = "org";
+
+/// Most values one `filter[f][in]` may list.
+pub const MAX_IN_VALUES: usize = 100;
 
 /// A list file (`lists/<key>.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +46,9 @@ pub struct ListDef {
     /// Fields a user may filter on with `filter[field]=value`.
     #[serde(default)]
     pub filters: Vec<String>,
+    /// String fields the keyword search `q=` looks in (case-insensitive "contains").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search: Vec<String>,
     /// Default sort: field keys, `-` in front for descending. Default `["-created_at"]`.
     #[serde(default = "default_sort")]
     pub sort: Vec<String>,
@@ -64,12 +79,100 @@ pub struct ColumnDef {
 /// How a field is compared in SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    System,
+    /// The `state` column.
+    State,
+    /// `created_at` / `updated_at`: stored as `%Y-%m-%dT%H:%M:%S%.6fZ` text.
+    Time,
     Text,
+    /// A string with `format: date` (`2026-10-08`): ISO text, compared in text order.
+    Date,
+    /// A string with `format: date-time`.
+    DateTime,
     Number,
     Bool,
     /// Stored sealed: compared by blind index (`data->'f'->>'bi'`), never sorted.
     Sensitive,
+    /// `filter[org]`: the `org_path` column, as a subtree.
+    Org,
+}
+
+impl Kind {
+    /// The operators a filter on this kind takes.
+    fn allows(self, op: Op) -> bool {
+        use Op::*;
+        match self {
+            Kind::State => matches!(op, Eq | In),
+            Kind::Time | Kind::DateTime => matches!(op, Eq | Gt | Gte | Lt | Lte),
+            Kind::Date | Kind::Number => matches!(op, Eq | In | Gt | Gte | Lt | Lte),
+            Kind::Text => matches!(op, Eq | In | Contains),
+            Kind::Bool | Kind::Sensitive | Kind::Org => op == Eq,
+        }
+    }
+}
+
+/// A filter's comparison: `filter[f]=v` is [`Op::Eq`], `filter[f][gte]=v` is [`Op::Gte`].
+///
+/// | kind | operators |
+/// |---|---|
+/// | string | `eq`, `in`, `contains` |
+/// | date string (`format: date`), number | `eq`, `in`, `gt`, `gte`, `lt`, `lte` |
+/// | date-time string, `created_at`, `updated_at` | `eq`, `gt`, `gte`, `lt`, `lte` |
+/// | `state` | `eq`, `in` |
+/// | boolean, sensitive, `org` | `eq` only |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Equal (`filter[f]=v`).
+    Eq,
+    /// Greater than.
+    Gt,
+    /// Greater than or equal.
+    Gte,
+    /// Less than.
+    Lt,
+    /// Less than or equal.
+    Lte,
+    /// One of a comma-separated list.
+    In,
+    /// Contains the text, ignoring letter case; `%` and `_` match themselves.
+    Contains,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "eq" => Op::Eq,
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            "in" => Op::In,
+            "contains" => Op::Contains,
+            _ => return None,
+        })
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            Op::Eq => " = ",
+            Op::Gt => " > ",
+            Op::Gte => " >= ",
+            Op::Lt => " < ",
+            Op::Lte => " <= ",
+            Op::In => " in ",
+            Op::Contains => " like ",
+        }
+    }
+}
+
+/// One filter of a request: `field op values` (one value except for [`Op::In`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// Field key.
+    pub field: String,
+    /// The comparison.
+    pub op: Op,
+    /// The values as checked; for a sensitive field the server swaps them for blind indexes.
+    pub values: Vec<String>,
 }
 
 /// A list checked against its form.
@@ -94,8 +197,13 @@ pub struct SortKey {
 /// A parsed list request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
-    /// Field → value equality filters.
-    pub filters: Vec<(String, String)>,
+    /// Field filters, all AND-ed.
+    pub filters: Vec<Filter>,
+    /// `filter[org]` as asked (a unit code or path); the server replaces it with the unit's
+    /// path before the query runs.
+    pub org: Option<String>,
+    /// The keyword of `q=`, searched in the list's `search` fields.
+    pub search: Option<String>,
     /// Sort keys, most significant first.
     pub sort: Vec<SortKey>,
     /// 1-based page number.
@@ -114,9 +222,10 @@ impl CompiledList {
     ) -> std::result::Result<Self, Vec<PackError>> {
         let mut errs = Vec::new();
         let mut kinds = BTreeMap::new();
-        for s in SYSTEM_FIELDS {
-            kinds.insert(s.to_string(), Kind::System);
-        }
+        kinds.insert(ORG_FILTER.to_string(), Kind::Org);
+        kinds.insert("state".to_string(), Kind::State);
+        kinds.insert("created_at".to_string(), Kind::Time);
+        kinds.insert("updated_at".to_string(), Kind::Time);
         for f in fields.values() {
             let kind = match f.kind {
                 k if k.is_numeric() => Kind::Number,
@@ -147,8 +256,21 @@ impl CompiledList {
                 ));
             }
         }
+        for (i, f) in def.search.iter().enumerate() {
+            if !fields.get(f).is_some_and(|f| f.kind == FieldKind::String) {
+                errs.push(PackError::new(
+                    file,
+                    format!("/search/{i}"),
+                    format!(
+                        "`{f}` is not a string field of `{}`: keyword search looks only in text",
+                        def.form
+                    ),
+                ));
+            }
+        }
         for (i, s) in def.sort.iter().enumerate() {
-            if !kinds.contains_key(s.trim_start_matches('-')) {
+            let f = s.trim_start_matches('-');
+            if !kinds.contains_key(f) || kinds.get(f) == Some(&Kind::Org) {
                 errs.push(PackError::new(
                     file,
                     format!("/sort/{i}"),
@@ -204,8 +326,30 @@ impl CompiledList {
                 )
             })
             .collect();
+        for (i, f) in def.search.iter().enumerate() {
+            if sensitive.contains(f) {
+                errs.push(PackError::new(
+                    file,
+                    format!("/search/{i}"),
+                    format!("`{f}` is sensitive (x-sensitive): it is stored encrypted and cannot be searched"),
+                ));
+            }
+        }
         match Self::check(key, def, fields, file) {
             Ok(mut list) if errs.is_empty() => {
+                for (f, k) in list.kinds.iter_mut() {
+                    if *k != Kind::Text {
+                        continue;
+                    }
+                    match schema
+                        .pointer(&format!("/properties/{f}/format"))
+                        .and_then(serde_json::Value::as_str)
+                    {
+                        Some("date") => *k = Kind::Date,
+                        Some("date-time") => *k = Kind::DateTime,
+                        _ => {}
+                    }
+                }
                 for f in sensitive {
                     if let Some(k) = list.kinds.get_mut(&f) {
                         *k = Kind::Sensitive;
@@ -230,7 +374,9 @@ impl CompiledList {
     /// Fields a user may sort by: the columns, plus the default sort keys; never a sensitive
     /// field, whose stored form sorts by nothing meaningful.
     fn sortable(&self, field: &str) -> bool {
-        self.kinds.get(field).is_some_and(|k| *k != Kind::Sensitive)
+        self.kinds
+            .get(field)
+            .is_some_and(|k| !matches!(k, Kind::Sensitive | Kind::Org))
             && (self.def.columns.iter().any(|c| c.field == field)
                 || self
                     .def
@@ -245,41 +391,32 @@ impl CompiledList {
         let mut errs = Vec::new();
         let mut q = ListQuery {
             filters: Vec::new(),
+            org: None,
+            search: None,
             sort: Vec::new(),
             page: 1,
             page_size: self.def.page_size,
         };
         let mut sort_param = None;
         for (k, v) in pairs {
-            if let Some(field) = k.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
-                if !self.def.filters.iter().any(|f| f == field) {
-                    errs.push(bad(
-                        k,
-                        format!("不能按「{field}」筛选"),
-                        format!("this list cannot be filtered by `{field}`"),
-                    ));
-                } else if self.kinds.get(field) == Some(&Kind::Number)
-                    && v.trim().parse::<f64>().is_err()
-                {
-                    errs.push(bad(
-                        k,
-                        format!("「{v}」不是数字"),
-                        format!("`{v}` is not a number"),
-                    ));
-                } else if self.kinds.get(field) == Some(&Kind::Bool)
-                    && !matches!(v.as_str(), "true" | "false")
-                {
-                    errs.push(bad(
-                        k,
-                        format!("「{v}」应为 true 或 false"),
-                        format!("`{v}` must be true or false"),
-                    ));
-                } else {
-                    q.filters.push((field.to_string(), v.clone()));
+            if let Some(rest) = k.strip_prefix("filter[") {
+                match self.parse_filter(k, rest, v) {
+                    Ok(ParsedFilter::Org(unit)) => q.org = Some(unit),
+                    Ok(ParsedFilter::Field(f)) => q.filters.push(f),
+                    Err(e) => errs.push(e),
                 }
             } else {
                 match k.as_str() {
                     "sort" => sort_param = Some(v.clone()),
+                    "q" if self.def.search.is_empty() => errs.push(bad(
+                        k,
+                        "此列表不支持关键字搜索".into(),
+                        "this list has no keyword search".into(),
+                    )),
+                    "q" => {
+                        let t = v.trim();
+                        q.search = (!t.is_empty()).then(|| t.to_string());
+                    }
                     "page" => match v.parse::<u32>() {
                         Ok(p) if p >= 1 => q.page = p,
                         _ => errs.push(bad(
@@ -334,30 +471,141 @@ impl CompiledList {
         }
     }
 
-    /// Appends ` and <filters>` for `q` to a statement whose `where` clause is already open.
+    /// Parses one `filter[…]` parameter; `rest` is what follows `filter[`.
+    fn parse_filter(
+        &self,
+        param: &str,
+        rest: &str,
+        value: &str,
+    ) -> std::result::Result<ParsedFilter, FieldError> {
+        let (field, op) = match rest.split_once(']') {
+            Some((f, "")) => (f, Some(Op::Eq)),
+            Some((f, tail)) => (
+                f,
+                tail.strip_prefix('[')
+                    .and_then(|t| t.strip_suffix(']'))
+                    .and_then(Op::parse),
+            ),
+            None => (rest, None),
+        };
+        let Some(op) = op else {
+            return Err(bad(
+                param,
+                format!("未知的筛选方式「{param}」"),
+                format!("`{param}` is not a filter: use filter[field] or filter[field][gt|gte|lt|lte|in|contains]"),
+            ));
+        };
+        let kind = match self.kinds.get(field) {
+            Some(k) if self.def.filters.iter().any(|f| f == field) => *k,
+            _ => {
+                return Err(bad(
+                    param,
+                    format!("不能按「{field}」筛选"),
+                    format!("this list cannot be filtered by `{field}`"),
+                ))
+            }
+        };
+        if !kind.allows(op) {
+            return Err(bad(
+                param,
+                format!("「{field}」不支持此筛选方式"),
+                format!("`{field}` cannot be filtered with this operator"),
+            ));
+        }
+        if kind == Kind::Org {
+            return match value.trim() {
+                "" => Err(bad(param, "请指定机构".into(), "name an org unit".into())),
+                v => Ok(ParsedFilter::Org(v.to_string())),
+            };
+        }
+        let values: Vec<String> = if op == Op::In {
+            value
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        } else {
+            vec![value.to_string()]
+        };
+        if values.is_empty() || values.len() > MAX_IN_VALUES {
+            return Err(bad(
+                param,
+                format!("应列出 1 到 {MAX_IN_VALUES} 个值"),
+                format!("list 1 to {MAX_IN_VALUES} values"),
+            ));
+        }
+        if op == Op::Contains && value.is_empty() {
+            return Err(bad(
+                param,
+                "搜索内容不能为空".into(),
+                "the text to look for is empty".into(),
+            ));
+        }
+        for v in &values {
+            check_value(kind, v).map_err(|(zh, en)| bad(param, zh, en))?;
+        }
+        Ok(ParsedFilter::Field(Filter {
+            field: field.to_string(),
+            op,
+            values,
+        }))
+    }
+
+    /// Appends ` and <filters>` for `q` to a statement whose `where` clause is already open:
+    /// the field filters, `filter[org]` as an `org_path` subtree (never wider than the scope
+    /// the statement already holds, as both must pass) and the keyword search.
     pub fn push_filters(&self, q: &ListQuery, sql: &mut Sql) {
-        for (field, value) in &q.filters {
+        for f in &q.filters {
+            let Some(kind) = self.kinds.get(&f.field).copied() else {
+                continue;
+            };
             sql.push(" and ");
-            match self.kinds.get(field) {
-                Some(Kind::System) => {
-                    sql.push(field).push(" = ").bind_text(value.clone());
+            let expr = self.expr(&f.field, sql.dialect);
+            match f.op {
+                Op::In => {
+                    sql.push(&expr).push(" in (");
+                    for (i, v) in f.values.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(", ");
+                        }
+                        bind_value(sql, kind, v);
+                    }
+                    sql.push(")");
                 }
-                Some(Kind::Number) => {
-                    let n = value.trim().parse::<f64>().unwrap_or(f64::NAN);
-                    sql.json_number(field).push(" = ").bind_number(n);
+                Op::Contains => {
+                    let v = f.values.first().map_or("", String::as_str);
+                    push_contains(sql, &expr, v);
                 }
-                Some(Kind::Bool) => {
-                    sql.json_text(field).push(" = ").bind_bool(value == "true");
-                }
-                Some(Kind::Sensitive) => {
-                    sql.push(&blind_index_expr(field))
-                        .push(" = ")
-                        .bind_text(value.clone());
-                }
-                _ => {
-                    sql.json_text(field).push(" = ").bind_text(value.clone());
+                op => {
+                    let v = f.values.first().map_or("", String::as_str);
+                    push_compare(sql, kind, &expr, op, v);
                 }
             }
+        }
+        if let Some(path) = &q.org {
+            sql.push(" and ");
+            Scope::OrgTree.predicate(sql, "", path);
+        }
+        if let Some(text) = &q.search {
+            sql.push(" and (");
+            for (i, f) in self.def.search.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" or ");
+                }
+                push_contains(sql, &json_text_expr(f), text);
+            }
+            sql.push(")");
+        }
+    }
+
+    /// The SQL expression a filter or sort on `field` compares.
+    fn expr(&self, field: &str, dialect: Dialect) -> String {
+        match self.kinds.get(field) {
+            Some(Kind::State | Kind::Time) => field.to_string(),
+            Some(Kind::Org) => "org_path".to_string(),
+            Some(Kind::Number) => json_number_expr(dialect, field),
+            Some(Kind::Sensitive) => blind_index_expr(field),
+            _ => json_text_expr(field),
         }
     }
 
@@ -367,11 +615,7 @@ impl CompiledList {
             .sort
             .iter()
             .map(|s| {
-                let expr = match self.kinds.get(&s.field) {
-                    Some(Kind::System) => s.field.clone(),
-                    Some(Kind::Number) => json_number_expr(dialect, &s.field),
-                    _ => json_text_expr(&s.field),
-                };
+                let expr = self.expr(&s.field, dialect);
                 format!("{expr} {}", if s.desc { "desc" } else { "asc" })
             })
             .collect();
@@ -381,20 +625,22 @@ impl CompiledList {
 
     /// Expressions worth an index for this list: each filter and the first sort key, each led
     /// by `tenant_id, form_key` as every list query is, and ending with `org_path` so the data
-    /// scope is checked inside the index.
+    /// scope is checked inside the index. Ranges and `in` use the same indexes as equality.
+    /// `filter[org]` needs none of its own (the scope's `org_path` already ends each one), and
+    /// the keyword search and `contains` get none: `like '%text%'` cannot use a B-tree index.
     pub fn index_expressions(&self, dialect: Dialect) -> Vec<String> {
-        let expr = |f: &str| match self.kinds.get(f) {
-            Some(Kind::System) => f.to_string(),
-            Some(Kind::Number) => json_number_expr(dialect, f),
-            Some(Kind::Sensitive) => blind_index_expr(f),
-            _ => json_text_expr(f),
-        };
+        let expr = |f: &str| self.expr(f, dialect);
         let lead_sort = self.def.sort.first().map(|s| {
             let f = s.trim_start_matches('-');
             expr(f)
         });
         let mut out = Vec::new();
-        for f in &self.def.filters {
+        for f in self
+            .def
+            .filters
+            .iter()
+            .filter(|f| self.kinds.get(f.as_str()) != Some(&Kind::Org))
+        {
             let mut cols = vec!["tenant_id".to_string(), "form_key".to_string(), expr(f)];
             cols.extend(lead_sort.clone());
             cols.push("org_path".into());
@@ -414,6 +660,129 @@ impl CompiledList {
 fn blind_index_expr(key: &str) -> String {
     debug_assert!(crate::key::is_key(key));
     format!("(data->'{key}'->>'bi')")
+}
+
+/// What one `filter[…]` parameter asks for.
+enum ParsedFilter {
+    Field(Filter),
+    Org(String),
+}
+
+/// Checks one filter value against the kind: numbers parse, booleans are `true`/`false`,
+/// dates are ISO dates, date-times ISO date-times or dates.
+fn check_value(kind: Kind, v: &str) -> std::result::Result<(), (String, String)> {
+    let ok = match kind {
+        Kind::Number => v.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        Kind::Bool => matches!(v, "true" | "false"),
+        Kind::Date => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok(),
+        Kind::Time | Kind::DateTime => {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok()
+                || chrono::DateTime::parse_from_rfc3339(v).is_ok()
+        }
+        _ => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(match kind {
+        Kind::Number => (format!("「{v}」不是数字"), format!("`{v}` is not a number")),
+        Kind::Bool => (
+            format!("「{v}」应为 true 或 false"),
+            format!("`{v}` must be true or false"),
+        ),
+        Kind::Date => (
+            format!("「{v}」不是日期（如 2026-10-08）"),
+            format!("`{v}` is not a date like 2026-10-08"),
+        ),
+        _ => (
+            format!("「{v}」不是日期或时间（如 2026-10-08 或 2026-10-08T09:30:00+08:00）"),
+            format!("`{v}` is not a date or a date-time like 2026-10-08T09:30:00+08:00"),
+        ),
+    })
+}
+
+/// Binds one checked value as `kind` compares it. `created_at`/`updated_at` values are
+/// written the way the store writes times, so text order is time order.
+fn bind_value(sql: &mut Sql, kind: Kind, v: &str) {
+    match kind {
+        Kind::Number => {
+            let n = v.trim().parse::<f64>().unwrap_or(f64::NAN);
+            sql.bind_number(n);
+        }
+        Kind::Bool => {
+            sql.bind_bool(v == "true");
+        }
+        Kind::Time => {
+            sql.bind_text(stored_time(v));
+        }
+        _ => {
+            sql.bind_text(v);
+        }
+    }
+}
+
+/// A checked date-time value as the store writes times (`%Y-%m-%dT%H:%M:%S%.6fZ`); a bare
+/// date stays a date, which sorts before every time of that day.
+fn stored_time(v: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(v) {
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// `expr op $n`. On a date-time column a bare date means the whole day: `eq` is the day,
+/// `lte` runs to its end, `gt` starts after it.
+fn push_compare(sql: &mut Sql, kind: Kind, expr: &str, op: Op, v: &str) {
+    let next_day = match kind {
+        Kind::Time | Kind::DateTime => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.succ_opt())
+            .map(|d| d.format("%Y-%m-%d").to_string()),
+        _ => None,
+    };
+    match (op, next_day) {
+        (Op::Eq, Some(next)) => {
+            sql.push("(").push(expr).push(" >= ").bind_text(v);
+            sql.push(" and ").push(expr).push(" < ").bind_text(next);
+            sql.push(")");
+        }
+        (Op::Lte, Some(next)) => {
+            sql.push(expr).push(" < ").bind_text(next);
+        }
+        (Op::Gt, Some(next)) => {
+            sql.push(expr).push(" >= ").bind_text(next);
+        }
+        (op, _) => {
+            sql.push(expr).push(op.sql());
+            bind_value(sql, kind, v);
+        }
+    }
+}
+
+/// `lower(expr) like lower($n) escape '\'` with `%`, `_` and `\` in the text escaped, so the
+/// text matches literally, anywhere in the value, ignoring letter case; the same in both
+/// dialects.
+fn push_contains(sql: &mut Sql, expr: &str, text: &str) {
+    sql.push("lower(").push(expr).push(") like lower(");
+    sql.bind_text(contains_pattern(text));
+    sql.push(") escape '\\'");
+}
+
+/// `%text%` with the text's own `%`, `_` and `\` escaped by `\`.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 fn bad(param: &str, zh: String, en: String) -> FieldError {
@@ -579,6 +948,219 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(errs[0].pointer, "/sort/1");
+    }
+
+    /// A fire-relief-like list with a date, a date-time, a sensitive field and a search.
+    fn operators_list() -> CompiledList {
+        let mut fields = BTreeMap::new();
+        for (k, kind) in [
+            ("applicant_name", FieldKind::String),
+            ("address", FieldKind::String),
+            ("fire_date", FieldKind::String),
+            ("reviewed_at", FieldKind::String),
+            ("id_number", FieldKind::String),
+            ("amount", FieldKind::Number),
+            ("urgent", FieldKind::Boolean),
+        ] {
+            fields.insert(
+                k.to_string(),
+                Field {
+                    key: k.into(),
+                    label: k.into(),
+                    kind,
+                },
+            );
+        }
+        let schema = json!({"type": "object", "properties": {
+            "fire_date": {"type": "string", "format": "date"},
+            "reviewed_at": {"type": "string", "format": "date-time"},
+            "id_number": {"type": "string", "x-sensitive": true},
+        }});
+        let def = json!({"label": "l", "form": "f", "columns": [{"field": "applicant_name"}],
+            "filters": ["applicant_name", "fire_date", "reviewed_at", "id_number", "amount", "urgent",
+                        "state", "created_at", "updated_at", "org"],
+            "search": ["applicant_name", "address"]});
+        CompiledList::check_form(
+            "l",
+            serde_json::from_value(def).unwrap(),
+            &fields,
+            &schema,
+            "lists/l.json",
+        )
+        .unwrap()
+    }
+
+    fn compile(l: &CompiledList, p: &[(&str, &str)], dialect: Dialect) -> Sql {
+        let q = l.parse_query(&pairs(p)).unwrap();
+        let mut sql = Sql::new(dialect);
+        l.push_filters(&q, &mut sql);
+        sql
+    }
+
+    #[test]
+    fn range_in_and_contains_compile_to_bound_sql_on_both_dialects() {
+        let l = operators_list();
+        let p = [
+            ("filter[amount][gte]", "5000"),
+            ("filter[amount][lt]", "20000.5"),
+            ("filter[fire_date][gte]", "2026-10-01"),
+            ("filter[fire_date][lte]", "2026-10-31"),
+            ("filter[state][in]", "submitted, district_approved"),
+            ("filter[applicant_name][contains]", "50%_a\\b"),
+        ];
+        let pg = compile(&l, &p, Dialect::Postgres);
+        assert_eq!(
+            pg.text,
+            " and ((data->>'amount')::numeric) >= cast($1 as numeric)\
+             and ((data->>'amount')::numeric) < cast($2 as numeric)\
+             and (data->>'fire_date') >= $3 and (data->>'fire_date') <= $4\
+             and state in ($5, $6)\
+             and lower((data->>'applicant_name')) like lower($7) escape '\\'"
+                .replace("numeric)and", "numeric) and")
+                .replace(")and", ") and")
+                .replace("$4and", "$4 and")
+                .replace("$6)and", "$6) and")
+        );
+        assert_eq!(pg.params[6], SqlValue::Text("%50\\%\\_a\\\\b%".into()));
+        let lite = compile(&l, &p, Dialect::Sqlite);
+        assert!(lite
+            .text
+            .starts_with(" and (data->>'amount') >= $1 and (data->>'amount') < $2"));
+        assert_eq!(
+            &lite.params[..2],
+            [SqlValue::Float(5000.0), SqlValue::Float(20000.5)]
+        );
+        assert_eq!(lite.params[4], SqlValue::Text("submitted".into()));
+        assert_eq!(lite.params[5], SqlValue::Text("district_approved".into()));
+    }
+
+    #[test]
+    fn a_bare_date_on_a_time_column_means_the_whole_day() {
+        let l = operators_list();
+        let sql = compile(
+            &l,
+            &[
+                ("filter[created_at]", "2026-10-08"),
+                ("filter[created_at][lte]", "2026-10-31"),
+                ("filter[updated_at][gte]", "2026-10-08T09:30:00+08:00"),
+            ],
+            Dialect::Sqlite,
+        );
+        assert_eq!(
+            sql.text,
+            " and (created_at >= $1 and created_at < $2) and created_at < $3 and updated_at >= $4"
+        );
+        assert_eq!(
+            sql.params,
+            [
+                SqlValue::Text("2026-10-08".into()),
+                SqlValue::Text("2026-10-09".into()),
+                SqlValue::Text("2026-11-01".into()),
+                SqlValue::Text("2026-10-08T01:30:00.000000Z".into()),
+            ]
+        );
+        let dt = compile(
+            &l,
+            &[("filter[reviewed_at][gt]", "2026-10-08")],
+            Dialect::Postgres,
+        );
+        assert_eq!(dt.text, " and (data->>'reviewed_at') >= $1");
+        assert_eq!(dt.params, [SqlValue::Text("2026-10-09".into())]);
+    }
+
+    #[test]
+    fn org_filter_and_keyword_search_are_anded_after_the_scope() {
+        let l = operators_list();
+        let mut q = l
+            .parse_query(&pairs(&[("filter[org]", "pudong"), ("q", " 花木 ")]))
+            .unwrap();
+        assert_eq!(q.org.as_deref(), Some("pudong"));
+        q.org = Some("/shrc/pudong/".into());
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let mut sql = Sql::new(dialect);
+            Scope::Org.predicate(&mut sql, "u", "/shrc/huangpu/");
+            l.push_filters(&q, &mut sql);
+            assert_eq!(
+                sql.text,
+                "org_path = $1 and (org_path >= $2 and org_path < $3) and \
+                 (lower((data->>'applicant_name')) like lower($4) escape '\\' or \
+                 lower((data->>'address')) like lower($5) escape '\\')"
+            );
+            assert_eq!(sql.params[3], SqlValue::Text("%花木%".into()));
+        }
+        // Neither org nor the search needs an index of its own.
+        assert!(l
+            .index_expressions(Dialect::Postgres)
+            .iter()
+            .all(|e| !e.contains("like") && !e.contains("org_path, org_path")));
+    }
+
+    #[test]
+    fn operators_that_do_not_fit_the_kind_and_bad_values_are_refused() {
+        let l = operators_list();
+        let Err(Error::Invalid(errs)) = l.parse_query(&pairs(&[
+            ("filter[urgent][gte]", "true"),
+            ("filter[id_number][contains]", "1101"),
+            ("filter[amount][contains]", "5"),
+            ("filter[state][gt]", "a"),
+            ("filter[amount][gte]", "lots"),
+            ("filter[fire_date][lt]", "10/08/2026"),
+            ("filter[created_at][gte]", "yesterday"),
+            ("filter[fire_date][between]", "x"),
+            ("filter[nope]", "x"),
+            ("filter[amount][in]", ","),
+            ("filter[applicant_name][contains]", ""),
+            ("filter[org][in]", "a,b"),
+        ])) else {
+            panic!("expected errors");
+        };
+        let ptrs: Vec<_> = errs.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(
+            ptrs,
+            [
+                "/query/filter[urgent][gte]",
+                "/query/filter[id_number][contains]",
+                "/query/filter[amount][contains]",
+                "/query/filter[state][gt]",
+                "/query/filter[amount][gte]",
+                "/query/filter[fire_date][lt]",
+                "/query/filter[created_at][gte]",
+                "/query/filter[fire_date][between]",
+                "/query/filter[nope]",
+                "/query/filter[amount][in]",
+                "/query/filter[applicant_name][contains]",
+                "/query/filter[org][in]",
+            ]
+        );
+        // A list without `search` refuses `q`.
+        assert!(list().parse_query(&pairs(&[("q", "x")])).is_err());
+    }
+
+    #[test]
+    fn search_names_only_plain_string_fields() {
+        let mut fields = BTreeMap::new();
+        for (k, kind) in [("name", FieldKind::String), ("n", FieldKind::Number)] {
+            fields.insert(
+                k.to_string(),
+                Field {
+                    key: k.into(),
+                    label: k.into(),
+                    kind,
+                },
+            );
+        }
+        let schema = json!({"type": "object", "properties": {"name": {"type": "string", "x-sensitive": true}}});
+        let def = json!({"label": "l", "form": "f", "columns": [{"field": "n"}], "search": ["n", "name", "state"]});
+        let errs = CompiledList::check_form(
+            "l",
+            serde_json::from_value(def).unwrap(),
+            &fields,
+            &schema,
+            "lists/l.json",
+        )
+        .unwrap_err();
+        let ptrs: Vec<_> = errs.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(ptrs, ["/search/0", "/search/2", "/search/1"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod concurrency;
 mod flow;
 mod form_language;
 mod harness;
+mod list_filters;
 mod lists;
 mod openapi;
 mod sensitive;

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use form_runtime::error::FieldError;
 use form_runtime::form::CompiledForm;
-use form_runtime::list::CompiledList;
+use form_runtime::list::{CompiledList, ListQuery, ORG_FILTER};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -13,8 +14,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
 use super::sensitive;
 use crate::startup::AppState;
-use crate::store::packs;
 use crate::store::records::{self, InboxPart, RecordRow};
+use crate::store::{packs, tenants};
 
 /// Handles `GET /api/v1/lists/{list}`.
 pub async fn get_list(
@@ -33,8 +34,7 @@ pub async fn get_list(
         .viewer(&app, &list.def.form)
         .await?
         .ok_or_else(|| ApiError::Forbidden("你没有查看此列表的权限".into()))?;
-    let mut q = list.parse_query(&pairs)?;
-    sensitive::blind_filters(&app, actor.tenant(), &list, &mut q).await?;
+    let q = list_query(&app, actor.tenant(), &list, &pairs).await?;
     let (rows, total) = records::list(&app.db, actor.tenant(), &list, &q, &viewer).await?;
     let columns: Vec<Value> = list
         .def
@@ -62,6 +62,32 @@ pub async fn get_list(
         "list": {"key": list.key, "label": list.def.label, "form": list.def.form, "columns": columns, "filters": list.def.filters},
         "items": items, "total": total, "page": q.page, "page_size": q.page_size,
     })))
+}
+
+/// Parses a list request and readies it for the store: `filter[org]` resolved to the unit's
+/// path (an unknown unit is 422), sensitive filter values swapped for blind indexes.
+pub async fn list_query(
+    app: &AppState,
+    tenant: &str,
+    list: &CompiledList,
+    pairs: &[(String, String)],
+) -> ApiResult<ListQuery> {
+    let mut q = list.parse_query(pairs)?;
+    if let Some(unit) = q.org.take() {
+        let path = tenants::unit_path(&app.db, tenant, &unit)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Invalid(vec![FieldError::new(
+                    format!("/query/filter[{ORG_FILTER}]"),
+                    "query",
+                    format!("没有机构「{unit}」"),
+                    format!("there is no org unit `{unit}`"),
+                )])
+            })?;
+        q.org = Some(path);
+    }
+    sensitive::blind_filters(app, tenant, list, &mut q).await?;
+    Ok(q)
 }
 
 /// The list's columns of each row as `actor` may read them: sensitive values opened with the

@@ -179,13 +179,13 @@ pub async fn blind_filters(
     list: &CompiledList,
     q: &mut ListQuery,
 ) -> ApiResult<()> {
-    if !q.filters.iter().any(|(f, _)| list.is_sensitive(f)) {
+    if !q.filters.iter().any(|f| list.is_sensitive(&f.field)) {
         return Ok(());
     }
     let keys = app.keys.tenant(&app.db, tenant).await?;
-    for (field, value) in q.filters.iter_mut() {
-        if list.is_sensitive(field) {
-            *value = keys.blind_index(field, &normalise(value));
+    for f in q.filters.iter_mut().filter(|f| list.is_sensitive(&f.field)) {
+        for value in f.values.iter_mut() {
+            *value = keys.blind_index(&f.field, &normalise(value));
         }
     }
     Ok(())

@@ -69,6 +69,20 @@ pub async fn any(db: &Db) -> sqlx::Result<bool> {
         .is_some())
 }
 
+/// The path of the tenant's org unit named by its code (`pudong`) or its path
+/// (`/shrc/pudong/`); None when the tenant has no such unit.
+pub async fn unit_path(db: &Db, tenant: &str, code_or_path: &str) -> sqlx::Result<Option<String>> {
+    let row = sqlx::query(
+        "select path from org_units where tenant_id = $1 and (unit_id = $2 or path = $3)",
+    )
+    .bind(tenant)
+    .bind(code_or_path)
+    .bind(code_or_path)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| r.try_get("path")).transpose()
+}
+
 /// Adds an org unit under `parent` (a unit code), or as a root when `parent` is None.
 pub async fn add_unit(
     tx: &mut Tx,
