@@ -99,6 +99,8 @@ pub struct Pack {
     pub roles: BTreeMap<String, RoleDef>,
     /// Catalogues (option lists and trees, e.g. regions) by key.
     pub catalogues: BTreeMap<String, Catalogue>,
+    /// Printable documents by key.
+    pub documents: BTreeMap<String, crate::document::Document>,
 }
 
 /// One Casbin policy line a pack grants: role may do `action` on `object` (a form key or `*`).
@@ -356,8 +358,16 @@ impl Pack {
             }
         }
 
+        let states_of = |form: &str| -> Option<Vec<String>> {
+            let (_, src) = forms.get(form)?;
+            let wf = workflows.get(&src.workflow)?;
+            Some(wf.def.states.iter().map(|s| s.key.clone()).collect())
+        };
+        let documents = crate::document::load(&files.0, &states_of, &mut errs);
+
         for (path, _) in files.0.iter() {
             let known = ["pack.toml", "roles.toml", "README.md"].contains(&path.as_str())
+                || path.starts_with("documents/")
                 || ["forms/", "workflows/", "lists/", "catalogues/"]
                     .iter()
                     .any(|d| path.starts_with(d))
@@ -382,6 +392,7 @@ impl Pack {
                 lists,
                 roles,
                 catalogues,
+                documents,
             }),
             _ => Err(errs),
         }
@@ -407,6 +418,15 @@ impl Pack {
             }
         }
         used
+    }
+
+    /// The documents printed from a form's records, to be stored with the form version.
+    pub fn documents_of(&self, form: &str) -> BTreeMap<String, crate::document::Document> {
+        self.documents
+            .iter()
+            .filter(|(_, d)| d.def.form == form)
+            .map(|(k, d)| (k.clone(), d.clone()))
+            .collect()
     }
 
     /// The Casbin policies this pack grants: `roles.toml` grants plus every transition's roles

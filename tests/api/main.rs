@@ -3,6 +3,7 @@
 
 mod attachments;
 mod concurrency;
+mod documents;
 mod flow;
 mod form_language;
 mod harness;
@@ -10,6 +11,7 @@ mod list_filters;
 mod lists;
 mod openapi;
 mod sensitive;
+mod statistics;
 mod tenancy;
 mod validation;
 mod versions;

@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod auth;
 pub mod batch;
 pub mod data;
+pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod forms;
@@ -72,6 +73,16 @@ pub fn routes() -> Vec<Route> {
             post(records::create_record),
         ),
         route("GET", "/api/v1/records/{id}", get(records::get_record)),
+        route(
+            "GET",
+            "/api/v1/records/{id}/documents",
+            get(documents::list_documents),
+        ),
+        route(
+            "GET",
+            "/api/v1/records/{id}/documents/{doc}",
+            get(documents::render_document),
+        ),
         route(
             "POST",
             "/api/v1/batch/transitions/{action}",

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod keys;
 pub mod packs;
 pub mod records;
+pub mod statistics;
 pub mod tenants;
 pub mod users;
 

@@ -34,6 +34,7 @@ pub fn form_definition(pack: &Pack, form: &str) -> Option<Value> {
         "workflow_key": src.workflow,
         "workflow": wf,
         "catalogues": pack.catalogues_of(form),
+        "documents": pack.documents_of(form),
     }))
 }
 
@@ -121,6 +122,10 @@ pub async fn install(
         let compiled = CompiledList::check_form(key, list.clone(), &fields, schema, "")
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         create_indexes(tx, &compiled).await?;
+    }
+
+    for (key, stat) in &pack.statistics {
+        super::statistics::upsert(tx, tenant, pack_id, key, stat).await?;
     }
 
     sqlx::query("delete from casbin_rule where tenant_id = $1 and ptype = 'p' and source = $2")
