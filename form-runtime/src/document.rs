@@ -68,10 +68,11 @@ impl Document {
 }
 
 /// Reads `documents/*.json` and their templates from a pack's files. `states_of(form)` gives
-/// the states of a form's workflow, or None when the pack has no such form.
+/// the states of a form's workflow (None inside when its workflow did not load, so states
+/// are not checked), or None when the pack has no such form.
 pub fn load(
     files: &BTreeMap<String, Vec<u8>>,
-    states_of: &dyn Fn(&str) -> Option<Vec<String>>,
+    states_of: &dyn Fn(&str) -> Option<Option<Vec<String>>>,
     errs: &mut Vec<PackError>,
 ) -> BTreeMap<String, Document> {
     let mut out = BTreeMap::new();
@@ -99,7 +100,7 @@ pub fn load(
             continue;
         };
         for (i, s) in def.states.iter().enumerate() {
-            if !states.contains(s) {
+            if states.as_ref().is_some_and(|states| !states.contains(s)) {
                 errs.push(PackError::new(path, format!("/states/{i}"), format!("state `{s}` is not a state of the form's workflow")));
             }
         }

@@ -358,10 +358,9 @@ impl Pack {
             }
         }
 
-        let states_of = |form: &str| -> Option<Vec<String>> {
+        let states_of = |form: &str| -> Option<Option<Vec<String>>> {
             let (_, src) = forms.get(form)?;
-            let wf = workflows.get(&src.workflow)?;
-            Some(wf.def.states.iter().map(|s| s.key.clone()).collect())
+            Some(workflows.get(&src.workflow).map(|wf| wf.def.states.iter().map(|s| s.key.clone()).collect()))
         };
         let documents = crate::document::load(&files.0, &states_of, &mut errs);
 
