@@ -81,8 +81,18 @@ paths = {
       body({"type": "object", "properties": {"comment": {"type": "string", "description": "Required where the transition says so (reject)"}, "data": {"type": "object", "description": "Fields the transition lets its actor set"}, "version": {"type": "integer"}}}, required=False))},
   "/api/v1/records/{id}/events": {"get": op("A record's history: every create, edit and transition with actor, time and comment", {**ok("Events", {"type": "object", "properties": {"items": {"type": "array", "items": ref("Event")}}}), **errs("401", "404")}, "records", [param("id")])},
   "/api/v1/lists/{list}": {"get": op("A page of a list, within the user's data scope, with the total count", {**ok("Page", page(ref("ListRow"))), **errs("400", "401", "403", "404", "422")}, "lists",
-      [param("list"), param("filter[FIELD]", "query", "Equality filter on a field the list declares in `filters`", required=False), param("sort", "query", "Comma-separated fields, `-` for descending", required=False),
+      [param("list"), param("filter[FIELD]", "query", "Equality filter on a field the list declares in `filters`; `filter[org]=CODE|PATH` keeps the unit's subtree, within the user's scope", required=False),
+       param("filter[FIELD][OP]", "query", "OP is gt, gte, lt, lte (numbers, dates, created_at/updated_at), in (comma-separated: strings, numbers, dates, state) or contains (strings, case-insensitive, `%` and `_` literal); a kind that does not take OP is 422", required=False),
+       param("q", "query", "Keyword: records where any of the list's `search` fields contains it (case-insensitive); 422 on a list without `search`", required=False),
+       param("sort", "query", "Comma-separated fields, `-` for descending", required=False),
        param("page", "query", "From 1", {"type": "integer", "minimum": 1}, False), param("page_size", "query", "1 to 500", {"type": "integer", "minimum": 1, "maximum": 500}, False)])},
+  "/api/v1/lists/{list}/views": {
+      "get": op("The user's own saved views of a list", {**ok("Views", {"type": "object", "properties": {"items": {"type": "array", "items": ref("SavedView")}}}), **errs("401", "403", "404")}, "lists", [param("list")]),
+      "post": op("Save a view: a name for a query string of the list", {**ok("Saved", ref("SavedView"), "201"), **errs("400", "401", "403", "404", "409", "422")}, "lists", [param("list")],
+          body({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 100}, "query": {"type": "string", "examples": ["filter[requested_amount][gte]=5000&sort=-requested_amount"]}}}),
+          description="The query is checked as a request of the list (422 with `/query/...` pointers otherwise). A name the user already has on this list is 409.")},
+  "/api/v1/lists/{list}/views/{id}": {"delete": op("Delete one of the user's own saved views", {"204": {"description": "Deleted"}, **errs("401", "403", "404")}, "lists", [param("list"), param("id")],
+      description="Another user's or another tenant's view id is 404.")},
   "/api/v1/forms/{form}/fields/{field}/attachments": {"post": op("Upload a file for an attachment field; put the returned id into the record's field", {**ok("Stored", ref("Attachment"), "201"), **errs("401", "403", "404", "413", "415")}, "attachments",
       [param("form"), param("field", desc="An attachment field of the form (`x-attachment`), e.g. certificates"), param("name", "query", "File name; or send `X-File-Name` (percent-encoded UTF-8) or `Content-Disposition`", required=False)],
       {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
@@ -106,6 +116,7 @@ doc = {
     "schemas": {"Record": record, "User": user, "Error": error, "Attachment": attachment,
       "Event": {"type": "object", "properties": {"seq": {"type": "integer"}, "kind": {"type": "string", "enum": ["create", "update", "transition"]}, "action": {"type": ["string", "null"]}, "action_label": {"type": ["string", "null"]},
          "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]}, "to_label": {"type": ["string", "null"]}, "actor": {"type": "object"}, "comment": {"type": ["string", "null"]}, "changes": {"type": ["object", "null"]}, "at": {"type": "string"}}},
+      "SavedView": {"type": "object", "properties": {"id": {"type": "string"}, "list": {"type": "string"}, "name": {"type": "string"}, "query": {"type": "string", "description": "Append to `GET /api/v1/lists/{list}?`"}, "created_at": {"type": "string"}}},
       "ListRow": {"type": "object", "properties": {"id": {"type": "string"}, "form": {"type": "string"}, "state": {"type": "string"}, "state_label": {"type": "string"}, "version": {"type": "integer"}, "data": {"type": "object", "description": "The list's columns only"}, "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}}},
 }
 out = os.path.join(os.path.dirname(__file__), "..", "openapi.json")

@@ -1,4 +1,4 @@
-//! List filter operators, the org subtree filter and keyword search, over HTTP.
+//! List filter operators, the org subtree filter, keyword search and saved views, over HTTP.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -264,4 +264,91 @@ async fn keyword_search_looks_in_the_lists_search_fields_ignoring_case() {
     assert!(names(&city, &[("q", "11010519491231002X")])
         .await
         .is_empty());
+}
+
+/// The saved views of a session: names and queries.
+async fn views(who: &Session) -> Vec<(String, String)> {
+    let (s, body) = who.get("/api/v1/lists/fire_relief_all/views").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|v: &Value| {
+            (
+                v["name"].as_str().unwrap_or("").to_string(),
+                v["query"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn saved_views_belong_to_their_user() {
+    let app = TestApp::spawn().await;
+    let pudong = app.login("redcross", "pudong_staff").await;
+    let huangpu = app.login("redcross", "huangpu_staff").await;
+    let query = "filter[requested_amount][gte]=5000&sort=-requested_amount";
+    let (s, view) = pudong
+        .post(
+            "/api/v1/lists/fire_relief_all/views",
+            json!({"name": "大额申请", "query": query}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{view}");
+    assert_eq!(
+        (view["name"].as_str(), view["query"].as_str()),
+        (Some("大额申请"), Some(query))
+    );
+    let id = view["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        views(&pudong).await,
+        [("大额申请".to_string(), query.to_string())]
+    );
+    assert!(
+        views(&huangpu).await.is_empty(),
+        "another user's view is not listed"
+    );
+
+    let (s, _) = pudong
+        .post(
+            "/api/v1/lists/fire_relief_all/views",
+            json!({"name": "大额申请", "query": "sort=created_at"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    // Another user may use the same name.
+    let (s, _) = huangpu
+        .post(
+            "/api/v1/lists/fire_relief_all/views",
+            json!({"name": "大额申请", "query": ""}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let (s, body) = pudong
+        .post(
+            "/api/v1/lists/fire_relief_all/views",
+            json!({"name": "坏的", "query": "filter[requested_amount][contains]=5&page_size=1000"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["fields"][0]["pointer"],
+        "/query/filter[requested_amount][contains]"
+    );
+    assert_eq!(views(&pudong).await.len(), 1, "nothing saved");
+
+    // Another user's view id is not found, and stays.
+    let path = format!("/api/v1/lists/fire_relief_all/views/{id}");
+    assert_eq!(huangpu.delete(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(views(&pudong).await.len(), 1);
+    assert_eq!(pudong.delete(&path).await.0, StatusCode::NO_CONTENT);
+    assert!(views(&pudong).await.is_empty());
+    assert_eq!(pudong.delete(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        pudong.get("/api/v1/lists/nope/views").await.0,
+        StatusCode::NOT_FOUND
+    );
 }

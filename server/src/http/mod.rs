@@ -17,6 +17,7 @@ pub mod lists;
 pub mod records;
 pub mod sensitive;
 pub mod versions;
+pub mod views;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -109,6 +110,21 @@ pub fn routes() -> Vec<Route> {
             get(records::record_events),
         ),
         route("GET", "/api/v1/lists/{list}", get(lists::get_list)),
+        route(
+            "GET",
+            "/api/v1/lists/{list}/views",
+            get(views::list_views),
+        ),
+        route(
+            "POST",
+            "/api/v1/lists/{list}/views",
+            post(views::create_view),
+        ),
+        route(
+            "DELETE",
+            "/api/v1/lists/{list}/views/{id}",
+            delete(views::delete_view),
+        ),
         route("GET", "/api/v1/inbox", get(lists::inbox)),
         route(
             "POST",

@@ -13,6 +13,7 @@ pub mod records;
 pub mod statistics;
 pub mod tenants;
 pub mod users;
+pub mod views;
 
 use std::str::FromStr;
 use std::sync::Arc;
