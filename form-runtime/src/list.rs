@@ -1011,15 +1011,14 @@ mod tests {
         let pg = compile(&l, &p, Dialect::Postgres);
         assert_eq!(
             pg.text,
-            " and ((data->>'amount')::numeric) >= cast($1 as numeric)\
-             and ((data->>'amount')::numeric) < cast($2 as numeric)\
-             and (data->>'fire_date') >= $3 and (data->>'fire_date') <= $4\
-             and state in ($5, $6)\
-             and lower((data->>'applicant_name')) like lower($7) escape '\\'"
-                .replace("numeric)and", "numeric) and")
-                .replace(")and", ") and")
-                .replace("$4and", "$4 and")
-                .replace("$6)and", "$6) and")
+            [
+                " and ((data->>'amount')::numeric) >= cast($1 as numeric)",
+                " and ((data->>'amount')::numeric) < cast($2 as numeric)",
+                " and (data->>'fire_date') >= $3 and (data->>'fire_date') <= $4",
+                " and state in ($5, $6)",
+                " and lower((data->>'applicant_name')) like lower($7) escape '\\'",
+            ]
+            .concat()
         );
         assert_eq!(pg.params[6], SqlValue::Text("%50\\%\\_a\\\\b%".into()));
         let lite = compile(&l, &p, Dialect::Sqlite);

@@ -59,7 +59,7 @@ pub async fn get_list(
     }
     sensitive::audit_unmask(&app, &actor, &shown, &format!("list:{}", list.key)).await?;
     Ok(Json(json!({
-        "list": {"key": list.key, "label": list.def.label, "form": list.def.form, "columns": columns, "filters": list.def.filters},
+        "list": {"key": list.key, "label": list.def.label, "form": list.def.form, "columns": columns, "filters": list.def.filters, "search": list.def.search},
         "items": items, "total": total, "page": q.page, "page_size": q.page_size,
     })))
 }
