@@ -24,6 +24,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_function("age", age);
     env.add_function("days_between", days_between);
     env.add_function("today", today);
+    env.add_function("now", now);
     env.add_function("decimal_round", decimal_round);
     env
 });
@@ -183,6 +184,12 @@ fn days_between(a: MjValue, b: MjValue) -> MjValue {
         (Some(a), Some(b)) => MjValue::from((b - a).num_days()),
         _ => MjValue::UNDEFINED,
     }
+}
+
+/// `now()`: the current time in China (UTC+8), `YYYY-MM-DDTHH:MM:SS+08:00`.
+fn now() -> MjValue {
+    let t = chrono::Utc::now() + chrono::Duration::hours(8);
+    MjValue::from(t.format("%Y-%m-%dT%H:%M:%S+08:00").to_string())
 }
 
 /// `today()`: today's date in China (UTC+8), `YYYY-MM-DD`.

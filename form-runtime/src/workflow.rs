@@ -97,6 +97,55 @@ pub struct TransitionDef {
     /// acted since the owner's last transition.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recall: bool,
+    /// What happens to the record as it enters the new state, in the same transaction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<Effect>,
+}
+
+/// An effect of a transition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Effect {
+    /// `{"set": {"field": "<expression>"}}`: fields set from expressions over the record
+    /// (`now()`, `today()`, other fields), whatever the client sent.
+    Set(std::collections::BTreeMap<String, String>),
+    /// `{"number": {"field": "app_no", "sequence": "fire_relief", "format": "HZ-{year}-{n:06}"}}`:
+    /// the next number of a tenant-wide sequence, once; `{year}` restarts it every year.
+    Number(NumberEffect),
+}
+
+/// A numbering effect.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberEffect {
+    /// The field that receives the number (left alone when it already has one).
+    pub field: String,
+    /// Name of the sequence; forms may share one.
+    pub sequence: String,
+    /// Text with `{n}`, `{n:06}` (zero-padded) and optionally `{year}`.
+    pub format: String,
+}
+
+impl NumberEffect {
+    /// Whether the sequence restarts every year (the format shows the year).
+    pub fn yearly(&self) -> bool {
+        self.format.contains("{year}")
+    }
+
+    /// The number's text for sequence value `n` in `year`.
+    pub fn render(&self, n: i64, year: i32) -> String {
+        let mut out = self.format.replace("{year}", &year.to_string());
+        if let Some(start) = out.find("{n:") {
+            if let Some(len) = out[start..].find('}') {
+                let width: usize = out[start + 3..start + len]
+                    .trim_start_matches('0')
+                    .parse()
+                    .unwrap_or(0);
+                out.replace_range(start..start + len + 1, &format!("{n:0width$}"));
+            }
+        }
+        out.replace("{n}", &n.to_string())
+    }
 }
 
 /// A rule a transition checks: an expression over the record that must be true.
@@ -297,6 +346,39 @@ impl Workflow {
                     }
                 }
             }
+            for (j, e) in t.effects.iter().enumerate() {
+                let (kw, targets): (&str, Vec<&String>) = match e {
+                    Effect::Set(m) => ("set", m.keys().collect()),
+                    Effect::Number(n) => ("number", vec![&n.field]),
+                };
+                for f in targets {
+                    if !fields.contains(f) {
+                        err(
+                            format!("/transitions/{i}/effects/{j}/{kw}"),
+                            format!("unknown field `{f}`"),
+                        );
+                    }
+                }
+                match e {
+                    Effect::Set(m) => {
+                        for (f, x) in m {
+                            if let Err(e) = crate::expr::Expr::compile(x) {
+                                err(
+                                    format!("/transitions/{i}/effects/{j}/set/{f}"),
+                                    format!("invalid expression: {e}"),
+                                );
+                            }
+                        }
+                    }
+                    Effect::Number(n) if !n.format.contains("{n") => {
+                        err(
+                            format!("/transitions/{i}/effects/{j}/number/format"),
+                            "the format needs {n} or {n:06}".into(),
+                        );
+                    }
+                    Effect::Number(_) => {}
+                }
+            }
             for (j, g) in t.guards.iter().enumerate() {
                 if let Err(e) = crate::expr::Expr::compile(&g.rule) {
                     err(
@@ -455,6 +537,61 @@ impl Workflow {
             }
         }
         out
+    }
+
+    /// Applies the `set` effects of a transition to the record's data (numbers are taken by
+    /// the store, in the transaction).
+    pub fn apply_set_effects(
+        &self,
+        from: &str,
+        action: &str,
+        data: &mut serde_json::Value,
+    ) -> Result<()> {
+        let Some(t) = self.transition(from, action) else {
+            return Ok(());
+        };
+        for e in &t.effects {
+            if let Effect::Set(m) = e {
+                for (f, x) in m {
+                    let v = crate::expr::Expr::compile(x)
+                        .and_then(|x| x.eval(data))
+                        .map_err(|e| {
+                            Error::Invalid(vec![FieldError::new(
+                                format!("/{}", crate::form::escape(f)),
+                                "effect",
+                                format!("无法计算：{e}"),
+                                format!("cannot compute: {e}"),
+                            )])
+                        })?;
+                    if let Some(obj) = data.as_object_mut() {
+                        if v.is_null() {
+                            obj.remove(f);
+                        } else {
+                            obj.insert(f.clone(), v);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The numbering effects of a transition.
+    pub fn number_effects(&self, from: &str, action: &str) -> Vec<&NumberEffect> {
+        self.transition(from, action)
+            .map(|t| {
+                t.effects
+                    .iter()
+                    .filter_map(|e| {
+                        if let Effect::Number(n) = e {
+                            Some(n)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Checks what a transition demands of the record once its data is applied: its

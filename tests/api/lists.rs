@@ -47,7 +47,8 @@ async fn list_filters_sorts_and_pages_with_a_total() {
         .get("/api/v1/lists/fire_relief_all?filter[state]=draft")
         .await;
     assert_eq!(by_state["total"], 5);
-    assert_eq!(by_state["list"]["columns"][0]["label"], "申请人姓名");
+    assert_eq!(by_state["list"]["columns"][0]["label"], "申请编号");
+    assert_eq!(by_state["list"]["columns"][1]["label"], "申请人姓名");
 }
 
 #[tokio::test]

@@ -287,3 +287,69 @@ async fn a_batch_changes_all_its_records_or_none() {
         "duplicates are refused"
     );
 }
+
+#[tokio::test]
+async fn submitting_numbers_the_application_once_and_stamps_the_time() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let reviewer = app.login("redcross", "pudong_reviewer").await;
+    let year = form_runtime::expr::Expr::compile("today()[:4]")
+        .unwrap()
+        .eval(&json!({}))
+        .unwrap();
+    let first = staff.create(application("一号"), Some("submit")).await;
+    let draft = staff.create(application("二号"), None).await;
+    assert!(
+        draft["data"].get("app_no").is_none(),
+        "a draft has no number yet"
+    );
+    let (_, second) = staff
+        .fire(draft["id"].as_str().unwrap(), "submit", json!({}))
+        .await;
+    assert_eq!(
+        first["data"]["app_no"],
+        json!(format!("HZ-{}-000001", year.as_str().unwrap()))
+    );
+    assert_eq!(
+        second["data"]["app_no"],
+        json!(format!("HZ-{}-000002", year.as_str().unwrap()))
+    );
+    assert!(second["data"]["submitted_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+08:00")));
+
+    // A rejected and resubmitted application keeps its number; a refused submit takes none.
+    let id = first["id"].as_str().unwrap();
+    reviewer
+        .fire(id, "reject", json!({"comment": "补充"}))
+        .await;
+    let (_, again) = staff.fire(id, "submit", json!({})).await;
+    assert_eq!(again["data"]["app_no"], first["data"]["app_no"]);
+    let mut bad = application("三号");
+    bad["fire_date"] = json!("2999-01-01");
+    assert_eq!(
+        staff
+            .post(
+                "/api/v1/forms/fire_relief/records",
+                json!({"data": bad, "action": "submit"})
+            )
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let third = staff.create(application("三号"), Some("submit")).await;
+    assert_eq!(
+        third["data"]["app_no"],
+        json!(format!("HZ-{}-000003", year.as_str().unwrap()))
+    );
+    // The client cannot set the number itself.
+    let mut forged = application("伪造");
+    forged["app_no"] = json!("HZ-0000-999999");
+    assert_eq!(
+        staff
+            .post("/api/v1/forms/fire_relief/records", json!({"data": forged}))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::Datelike;
 use form_runtime::form::{escape, CompiledForm};
 use form_runtime::sensitive::{keep_masked, redact, SensitivePath};
-use form_runtime::workflow::Facts;
+use form_runtime::workflow::{Facts, NumberEffect};
 use form_runtime::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -58,7 +59,11 @@ pub struct TransitionRequest {
 impl TransitionRequest {
     /// A request with a comment and data and no row version (batches).
     pub fn new(comment: Option<String>, data: Option<Value>) -> Self {
-        TransitionRequest { comment, data, version: None }
+        TransitionRequest {
+            comment,
+            data,
+            version: None,
+        }
     }
 }
 
@@ -261,13 +266,18 @@ pub async fn create_record(
         }
     };
     let state = plan.as_ref().map_or(initial.clone(), |p| p.to.clone());
+    let mut data = data;
+    if let Some(p) = &plan {
+        form.workflow
+            .apply_set_effects(&p.from, &p.action, &mut data)?;
+    }
     let data = data::accept(&app, &actor, &form, &state, data, None).await?;
     if let Some(p) = &plan {
         form.workflow.check_transition(&p.from, &p.action, &data)?;
     }
 
     let at = now();
-    let record = RecordRow {
+    let mut record = RecordRow {
         id: new_id(),
         form_key: form.key.clone(),
         form_version,
@@ -281,11 +291,27 @@ pub async fn create_record(
     };
     let uid = actor.user.user_id.as_str();
     // Sealed before the transaction: a tenant's first seal creates its keys in one of its own.
-    let stored = RecordRow {
+    let mut stored = RecordRow {
         data: sensitive::seal(&app, &tenant, &form, &record.id, record.data.clone()).await?,
         ..record.clone()
     };
     let mut tx = app.db.begin().await?;
+    if let Some(p) = &plan {
+        let numbers: Vec<NumberEffect> = form
+            .workflow
+            .number_effects(&p.from, &p.action)
+            .into_iter()
+            .cloned()
+            .collect();
+        take_numbers(
+            &mut tx,
+            &tenant,
+            &numbers,
+            &mut record.data,
+            &mut stored.data,
+        )
+        .await?;
+    }
     records::insert(&mut tx, &tenant, &stored).await?;
     attachments::link(&mut tx, &tenant, &form, &record.id, &record.data).await?;
     let created = NewEvent {
@@ -390,19 +416,40 @@ pub(super) struct Prepared {
     to_state: String,
     action: Option<String>,
     comment: Option<String>,
+    numbers: Vec<NumberEffect>,
 }
 
 /// Checks a change and works out what to write: the patch within the allowed fields, the
 /// data accepted by the form in the target state, the transition's own demands, the sealed
 /// form of the data. Nothing is written.
-async fn prepare(app: &AppState, actor: &Actor, form: &CompiledForm, row: RecordRow, c: Change<'_>) -> ApiResult<Prepared> {
+async fn prepare(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    row: RecordRow,
+    c: Change<'_>,
+) -> ApiResult<Prepared> {
     let patch = object(c.patch)?;
     check_writable(patch.keys().cloned(), c.allowed, form)?;
     let mut data = row.data.clone();
     merge_patch(&mut data, &Value::Object(patch));
     let paths = sensitive::paths(form);
     keep_masked(&paths, &row.data, &mut data);
+    if let Some(action) = c.action {
+        form.workflow
+            .apply_set_effects(&row.state, action, &mut data)?;
+    }
     let data = data::accept(app, actor, form, c.to_state, data, Some(&row.id)).await?;
+    let numbers: Vec<NumberEffect> = c
+        .action
+        .map(|a| {
+            form.workflow
+                .number_effects(&row.state, a)
+                .into_iter()
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     if let Some(action) = c.action {
         form.workflow.check_transition(&row.state, action, &data)?;
     }
@@ -417,22 +464,48 @@ async fn prepare(app: &AppState, actor: &Actor, form: &CompiledForm, row: Record
         to_state: c.to_state.to_string(),
         action: c.action.map(str::to_string),
         comment: c.comment.map(str::to_string),
+        numbers,
     })
 }
 
 /// Writes a prepared change in the caller's transaction: the record (if its row version is
 /// still the one read), attachments, its event and the audit entry.
-pub(super) async fn write(tx: &mut Tx, actor: &Actor, form: &CompiledForm, p: Prepared, at: &str) -> ApiResult<RecordRow> {
+pub(super) async fn write(
+    tx: &mut Tx,
+    actor: &Actor,
+    form: &CompiledForm,
+    p: Prepared,
+    at: &str,
+) -> ApiResult<RecordRow> {
     let tenant = actor.tenant();
     let uid = actor.user.user_id.as_str();
-    let Prepared { row, data, sealed, changes, to_state, action, comment } = p;
-    let w = records::RecordWrite { state: &to_state, form_version: row.form_version, data: &sealed, at };
+    let Prepared {
+        row,
+        mut data,
+        mut sealed,
+        changes,
+        to_state,
+        action,
+        comment,
+        numbers,
+    } = p;
+    take_numbers(tx, tenant, &numbers, &mut data, &mut sealed).await?;
+    let w = records::RecordWrite {
+        state: &to_state,
+        form_version: row.form_version,
+        data: &sealed,
+        at,
+    };
     if !records::update(tx, tenant, &row.id, row.version, &w).await? {
         return Err(stale());
     }
     attachments::link(tx, tenant, form, &row.id, &data).await?;
     let ev = NewEvent {
-        kind: if action.is_some() { "transition" } else { "update" },
+        kind: if action.is_some() {
+            "transition"
+        } else {
+            "update"
+        },
         action: action.as_deref(),
         from_state: Some(&row.state),
         to_state: Some(&to_state),
@@ -442,15 +515,64 @@ pub(super) async fn write(tx: &mut Tx, actor: &Actor, form: &CompiledForm, p: Pr
         at,
     };
     records::add_event(tx, tenant, &row.id, &ev).await?;
-    let what = action.as_deref().map_or_else(|| "record.update".to_string(), |a| format!("record.transition.{a}"));
-    let fields: Vec<&String> = changes.iter().filter_map(Value::as_object).flat_map(|m| m.keys()).collect();
+    let what = action.as_deref().map_or_else(
+        || "record.update".to_string(),
+        |a| format!("record.transition.{a}"),
+    );
+    let fields: Vec<&String> = changes
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|m| m.keys())
+        .collect();
     let detail = json!({"from": row.state, "to": to_state, "fields": fields});
     audit::append(tx, tenant, Some(uid), &what, &row.id, &detail).await?;
-    Ok(RecordRow { data, state: to_state, version: row.version + 1, updated_at: at.to_string(), ..row })
+    Ok(RecordRow {
+        data,
+        state: to_state,
+        version: row.version + 1,
+        updated_at: at.to_string(),
+        ..row
+    })
+}
+
+/// Gives every numbering effect whose field is still empty the next number of its sequence,
+/// in the clear data and the stored data alike (numbers are never sensitive).
+async fn take_numbers(
+    tx: &mut Tx,
+    tenant: &str,
+    numbers: &[NumberEffect],
+    data: &mut Value,
+    stored: &mut Value,
+) -> ApiResult<()> {
+    let year = (chrono::Utc::now() + chrono::Duration::hours(8)).year();
+    for n in numbers {
+        if data.get(&n.field).is_some_and(|v| !v.is_null()) {
+            continue;
+        }
+        let period = if n.yearly() {
+            year.to_string()
+        } else {
+            String::new()
+        };
+        let value = records::next_number(tx, tenant, &n.sequence, &period).await?;
+        let text = Value::String(n.render(value, year));
+        for d in [&mut *data, &mut *stored] {
+            if let Some(obj) = d.as_object_mut() {
+                obj.insert(n.field.clone(), text.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Applies a change to one record in a transaction of its own.
-async fn apply(app: &AppState, actor: &Actor, form: &CompiledForm, row: RecordRow, c: Change<'_>) -> ApiResult<RecordRow> {
+async fn apply(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    row: RecordRow,
+    c: Change<'_>,
+) -> ApiResult<RecordRow> {
     let prepared = prepare(app, actor, form, row, c).await?;
     let at = now();
     let mut tx = app.db.begin().await?;
@@ -536,7 +658,13 @@ pub(super) async fn prepare_transition(
         owner,
         untouched_since_owner: owner && recall && untouched_since_owner(app, actor, &row).await?,
     };
-    let plan = form.workflow.plan_for(&row.state, action, &actor.party(), &facts, req.comment.as_deref())?;
+    let plan = form.workflow.plan_for(
+        &row.state,
+        action,
+        &actor.party(),
+        &facts,
+        req.comment.as_deref(),
+    )?;
     if !actor.may(app, &form.key, action).await {
         return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
     }

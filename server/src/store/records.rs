@@ -483,3 +483,21 @@ pub async fn last_events(db: &Db, tenant: &str, record_id: &str) -> anyhow::Resu
         last_transition,
     })
 }
+
+/// The next value of a tenant's numbering sequence for `period` ('' or a year), taken in the
+/// caller's transaction: a rolled-back transition gives its number back.
+pub async fn next_number(tx: &mut Tx, tenant: &str, name: &str, period: &str) -> sqlx::Result<i64> {
+    sqlx::query("insert into sequences (tenant_id, name, period, value) values ($1, $2, $3, 0) on conflict do nothing")
+        .bind(tenant)
+        .bind(name)
+        .bind(period)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("update sequences set value = value + 1 where tenant_id = $1 and name = $2 and period = $3 returning value")
+        .bind(tenant)
+        .bind(name)
+        .bind(period)
+        .fetch_one(tx.conn())
+        .await?
+        .try_get("value")
+}
