@@ -772,3 +772,18 @@ mod tests {
         assert!(errs[0].reason.contains("paid"));
     }
 }
+
+#[cfg(test)]
+mod number_tests {
+    use super::NumberEffect;
+
+    #[test]
+    fn numbers_render_with_padding_and_year() {
+        let n = NumberEffect { field: "app_no".into(), sequence: "s".into(), format: "HZ-{year}-{n:06}".into() };
+        assert_eq!(n.render(123, 2026), "HZ-2026-000123");
+        assert!(n.yearly());
+        let plain = NumberEffect { field: "f".into(), sequence: "s".into(), format: "No.{n}".into() };
+        assert_eq!(plain.render(7, 2026), "No.7");
+        assert!(!plain.yearly());
+    }
+}
