@@ -102,6 +102,10 @@ paths = {
           description="Allowed to the uploader while the attachment belongs to no record, then to everyone who may read the record. Anyone else gets 404."),
       "delete": op("Delete an attachment that no record holds yet (uploader only)", {"204": {"description": "Deleted with its file"}, **errs("401", "404", "409")}, "attachments", [param("id")])},
   "/api/v1/attachments/{id}/meta": {"get": op("An attachment's metadata", {**ok("Attachment", ref("Attachment")), **errs("401", "404")}, "attachments", [param("id")])},
+  "/api/v1/statistics": {"get": op("Statistics of forms this user may read", {**ok("Statistics", {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "label": {"type": "string"}, "form": {"type": "string"}}}}}}), **errs("401")}, "statistics")},
+  "/api/v1/statistics/{key}": {"get": op("A statistic: records grouped by one or two dimensions, within the user's data scope, each row with the list query that drills down to its records", {**ok("Table", ref("Statistic")), **errs("400", "401", "403", "404", "422")}, "statistics",
+      [param("key", desc="Statistic key, e.g. fire_relief_by_district"), param("filter[FIELD]", "query", "A list-style filter on a field the statistic declares in `filters` (operators as on lists); any other parameter is 422", required=False)],
+      description="The same data scope as the form's lists. `drill` is null for a row whose key is empty (records without a value) or an age band computed from an ID number.")},
   "/api/v1/inbox": {"get": op("Records waiting for an action this user may take (待办)", {**ok("Page", page(ref("Record"))), **errs("401")}, "lists",
       [param("page", "query", schema={"type": "integer"}, required=False), param("page_size", "query", schema={"type": "integer"}, required=False)])},
 }
@@ -116,6 +120,10 @@ doc = {
     "schemas": {"Record": record, "User": user, "Error": error, "Attachment": attachment,
       "Event": {"type": "object", "properties": {"seq": {"type": "integer"}, "kind": {"type": "string", "enum": ["create", "update", "transition"]}, "action": {"type": ["string", "null"]}, "action_label": {"type": ["string", "null"]},
          "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]}, "to_label": {"type": ["string", "null"]}, "actor": {"type": "object"}, "comment": {"type": ["string", "null"]}, "changes": {"type": ["object", "null"]}, "at": {"type": "string"}}},
+      "Statistic": {"type": "object", "properties": {"definition": {"type": "object", "properties": {"key": {"type": "string"}, "label": {"type": "string"}, "form": {"type": "string"}, "filters": {"type": "array", "items": {"type": "string"}}}},
+         "columns": {"type": "object", "properties": {"dimensions": {"type": "array", "items": {"type": "object"}}, "measures": {"type": "array", "items": {"type": "object"}}}},
+         "rows": {"type": "array", "items": {"type": "object", "properties": {"keys": {"type": "array", "items": {"type": ["string", "null"]}}, "labels": {"type": "array", "items": {"type": "string"}}, "values": {"type": "array", "items": {"type": ["number", "null"]}}, "drill": {"type": ["string", "null"], "description": "Append to `GET /api/v1/lists/{list}?` of a list of the same form", "examples": ["filter[district]=%E6%B5%A6%E4%B8%9C%E6%96%B0%E5%8C%BA&filter[state]=submitted"]}}}},
+         "totals": {"type": "array", "items": {"type": ["number", "null"]}, "description": "One per measure, over every counted record"}}},
       "SavedView": {"type": "object", "properties": {"id": {"type": "string"}, "list": {"type": "string"}, "name": {"type": "string"}, "query": {"type": "string", "description": "Append to `GET /api/v1/lists/{list}?`"}, "created_at": {"type": "string"}}},
       "ListRow": {"type": "object", "properties": {"id": {"type": "string"}, "form": {"type": "string"}, "state": {"type": "string"}, "state_label": {"type": "string"}, "version": {"type": "integer"}, "data": {"type": "object", "description": "The list's columns only"}, "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}}},
 }

@@ -353,7 +353,7 @@ fn generated(i: usize) -> Value {
         1 + (i / 7) % 28
     ));
     d["applicant_age"] = json!(10 + (i * 7) % 80);
-    if i % 4 != 0 {
+    if !i.is_multiple_of(4) {
         d["approved_amount"] = json!(500 + (i * 11) % 15000);
     }
     d

@@ -69,8 +69,11 @@ fn assert_cells(body: &Value, want: &Cells) {
     }
 }
 
+/// Writes the SQL reading a JSON field of `records.data`.
+type FieldSql = fn(&str) -> String;
+
 /// A JSON field as text and as a float, written independently of the runtime's SQL.
-fn exprs(d: Dialect) -> (fn(&str) -> String, fn(&str) -> String) {
+fn exprs(d: Dialect) -> (FieldSql, FieldSql) {
     match d {
         Dialect::Sqlite => (
             |f| format!("json_extract(data, '$.{f}')"),
@@ -302,6 +305,27 @@ async fn statistics_count_records_created_through_the_api() {
     assert_eq!(body["totals"][0], 2);
     assert_eq!(body["rows"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["rows"][0]["keys"][1], "submitted");
+    // A cell drills down to exactly its records on the form's list.
+    let drill = body["rows"][0]["drill"].as_str().expect("drill");
+    let (s, list) = staff
+        .get(&format!("/api/v1/lists/fire_relief_all?{drill}"))
+        .await;
+    assert_eq!(
+        (s, list["total"].as_i64()),
+        (StatusCode::OK, Some(2)),
+        "{list}"
+    );
+    let (_, by_month) = staff.get("/api/v1/statistics/fire_relief_by_month").await;
+    assert_eq!(by_month["rows"][0]["keys"], serde_json::json!(["2026-10"]));
+    let drill = by_month["rows"][0]["drill"].as_str().expect("drill");
+    let (s, list) = staff
+        .get(&format!("/api/v1/lists/fire_relief_all?{drill}"))
+        .await;
+    assert_eq!(
+        (s, list["total"].as_i64()),
+        (StatusCode::OK, Some(2)),
+        "{list}"
+    );
     // The age band reads the computed applicant_age the server stored.
     let (s, body) = staff.get("/api/v1/statistics/fire_relief_by_age").await;
     assert_eq!(s, StatusCode::OK, "{body}");
