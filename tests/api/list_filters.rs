@@ -343,6 +343,11 @@ async fn saved_views_belong_to_their_user() {
     // Another user's view id is not found, and stays.
     let path = format!("/api/v1/lists/fire_relief_all/views/{id}");
     assert_eq!(huangpu.delete(&path).await.0, StatusCode::NOT_FOUND);
+    app.tenant_with_pack("other", &[("other_staff", "district_staff")])
+        .await;
+    let other = app.login("other", "other_staff").await;
+    assert_eq!(other.delete(&path).await.0, StatusCode::NOT_FOUND);
+    assert!(views(&other).await.is_empty());
     assert_eq!(views(&pudong).await.len(), 1);
     assert_eq!(pudong.delete(&path).await.0, StatusCode::NO_CONTENT);
     assert!(views(&pudong).await.is_empty());
