@@ -100,6 +100,42 @@ pub struct TransitionDef {
     /// What happens to the record as it enters the new state, in the same transaction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub effects: Vec<Effect>,
+    /// A countersign (会签): the transition completes only after enough members have voted;
+    /// each vote before that is recorded and leaves the state as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub countersign: Option<Countersign>,
+}
+
+/// Who must sign, and how many of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Countersign {
+    /// Members are roles: one vote per role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Members are org units, by code: one vote per unit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<String>,
+    /// Votes needed (k of n); default all members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed: Option<usize>,
+}
+
+impl Countersign {
+    /// The member an actor votes as, if any.
+    pub fn member_for(&self, party: &Party<'_>) -> Option<String> {
+        if !self.roles.is_empty() {
+            return self.roles.iter().find(|r| party.roles.contains(r)).cloned();
+        }
+        let unit = crate::org::unit_of(party.org_path);
+        self.units.iter().find(|u| *u == unit).cloned()
+    }
+
+    /// Votes needed to complete.
+    pub fn needed(&self) -> usize {
+        self.needed
+            .unwrap_or(self.roles.len().max(self.units.len()))
+    }
 }
 
 /// An effect of a transition.
@@ -345,6 +381,26 @@ impl Workflow {
                         );
                     }
                 }
+            }
+            if let Some(cs) = &t.countersign {
+                let n = cs.roles.len() + cs.units.len();
+                if cs.roles.is_empty() == cs.units.is_empty() {
+                    err(
+                        format!("/transitions/{i}/countersign"),
+                        "a countersign names either roles or units".into(),
+                    );
+                } else if cs.needed.is_some_and(|k| k == 0 || k > n) {
+                    err(
+                        format!("/transitions/{i}/countersign/needed"),
+                        format!("needed must be between 1 and {n}"),
+                    );
+                }
+                check_roles(
+                    &cs.roles,
+                    roles,
+                    &format!("/transitions/{i}/countersign/roles"),
+                    &mut err,
+                );
             }
             for (j, e) in t.effects.iter().enumerate() {
                 let (kw, targets): (&str, Vec<&String>) = match e {
@@ -779,10 +835,18 @@ mod number_tests {
 
     #[test]
     fn numbers_render_with_padding_and_year() {
-        let n = NumberEffect { field: "app_no".into(), sequence: "s".into(), format: "HZ-{year}-{n:06}".into() };
+        let n = NumberEffect {
+            field: "app_no".into(),
+            sequence: "s".into(),
+            format: "HZ-{year}-{n:06}".into(),
+        };
         assert_eq!(n.render(123, 2026), "HZ-2026-000123");
         assert!(n.yearly());
-        let plain = NumberEffect { field: "f".into(), sequence: "s".into(), format: "No.{n}".into() };
+        let plain = NumberEffect {
+            field: "f".into(),
+            sequence: "s".into(),
+            format: "No.{n}".into(),
+        };
         assert_eq!(plain.render(7, 2026), "No.7");
         assert!(!plain.yearly());
     }

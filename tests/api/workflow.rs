@@ -353,3 +353,94 @@ async fn submitting_numbers_the_application_once_and_stamps_the_time() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+#[tokio::test]
+async fn a_countersign_moves_only_after_the_last_needed_vote() {
+    let app = TestApp::spawn().await;
+    // The city approval becomes a countersign of the city reviewer and finance.
+    let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
+    let mut wf: serde_json::Value =
+        serde_json::from_slice(&files.0["workflows/relief.json"]).unwrap();
+    for t in wf["transitions"].as_array_mut().unwrap() {
+        if t["action"] == "approve" && t["from"] == "district_approved" {
+            t["roles"] = json!(["city_reviewer", "finance"]);
+            t["countersign"] = json!({"roles": ["city_reviewer", "finance"]});
+        }
+    }
+    files.0.insert(
+        "workflows/relief.json".into(),
+        serde_json::to_vec(&wf).unwrap(),
+    );
+    app.tenant_with_files(
+        "sign",
+        &files,
+        &[
+            ("filer", "district", "district_staff"),
+            ("rev", "district", "district_reviewer"),
+            ("city", "root", "city_reviewer"),
+            ("fin", "root", "finance"),
+        ],
+    )
+    .await;
+    let filer = app.login("sign", "filer").await;
+    let rev = app.login("sign", "rev").await;
+    let city = app.login("sign", "city").await;
+    let fin = app.login("sign", "fin").await;
+    let rec = filer.create(application("会签"), Some("submit")).await;
+    let id = rec["id"].as_str().unwrap();
+    rev.fire(id, "approve", json!({})).await;
+
+    let (s, first) = city
+        .fire(
+            id,
+            "approve",
+            json!({"comment": "同意", "data": {"approved_amount": 5000}}),
+        )
+        .await;
+    assert_eq!(
+        (s, first["state"].as_str()),
+        (StatusCode::OK, Some("district_approved")),
+        "one vote of two: {first}"
+    );
+    let (s, again) = city
+        .fire(id, "approve", json!({"data": {"approved_amount": 5000}}))
+        .await;
+    assert_eq!(
+        (s, again["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_voted"))
+    );
+    let (s, done) = fin
+        .fire(
+            id,
+            "approve",
+            json!({"comment": "资金已落实", "data": {"approved_amount": 5000}}),
+        )
+        .await;
+    assert_eq!(
+        (s, done["state"].as_str()),
+        (StatusCode::OK, Some("city_approved")),
+        "{done}"
+    );
+
+    let (_, events) = city.get(&format!("/api/v1/records/{id}/events")).await;
+    let tail: Vec<(String, String)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["actor"]["username"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("transition".to_string(), "fin".to_string()),
+            ("vote".to_string(), "city".to_string())
+        ]
+    );
+}

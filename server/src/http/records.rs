@@ -392,6 +392,7 @@ pub async fn patch_record(
         to_state: &state,
         action: None,
         comment: None,
+        vote: None,
     };
     let updated = apply(&app, &actor, &form, row, change).await?;
     answer(&app, &actor, &form, &updated).await
@@ -405,6 +406,8 @@ struct Change<'a> {
     to_state: &'a str,
     action: Option<&'a str>,
     comment: Option<&'a str>,
+    /// A countersign vote that does not yet complete the transition: the member voting.
+    vote: Option<String>,
 }
 
 /// A change that passed every check and is ready to be written.
@@ -417,6 +420,7 @@ pub(super) struct Prepared {
     action: Option<String>,
     comment: Option<String>,
     numbers: Vec<NumberEffect>,
+    vote: Option<String>,
 }
 
 /// Checks a change and works out what to write: the patch within the allowed fields, the
@@ -435,13 +439,14 @@ async fn prepare(
     merge_patch(&mut data, &Value::Object(patch));
     let paths = sensitive::paths(form);
     keep_masked(&paths, &row.data, &mut data);
-    if let Some(action) = c.action {
+    if let Some(action) = c.action.filter(|_| c.vote.is_none()) {
         form.workflow
             .apply_set_effects(&row.state, action, &mut data)?;
     }
     let data = data::accept(app, actor, form, c.to_state, data, Some(&row.id)).await?;
     let numbers: Vec<NumberEffect> = c
         .action
+        .filter(|_| c.vote.is_none())
         .map(|a| {
             form.workflow
                 .number_effects(&row.state, a)
@@ -465,6 +470,7 @@ async fn prepare(
         action: c.action.map(str::to_string),
         comment: c.comment.map(str::to_string),
         numbers,
+        vote: c.vote,
     })
 }
 
@@ -488,7 +494,12 @@ pub(super) async fn write(
         action,
         comment,
         numbers,
+        vote,
     } = p;
+    let changes = match &vote {
+        Some(member) => Some(json!({"vote": member})),
+        None => changes,
+    };
     take_numbers(tx, tenant, &numbers, &mut data, &mut sealed).await?;
     let w = records::RecordWrite {
         state: &to_state,
@@ -501,10 +512,10 @@ pub(super) async fn write(
     }
     attachments::link(tx, tenant, form, &row.id, &data).await?;
     let ev = NewEvent {
-        kind: if action.is_some() {
-            "transition"
-        } else {
-            "update"
+        kind: match (&action, &vote) {
+            (Some(_), Some(_)) => "vote",
+            (Some(_), None) => "transition",
+            (None, _) => "update",
         },
         action: action.as_deref(),
         from_state: Some(&row.state),
@@ -669,12 +680,35 @@ pub(super) async fn prepare_transition(
         return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
     }
     let allowed = transition.map(|t| t.fields.clone()).unwrap_or_default();
+    // A countersign completes only with its last needed vote; earlier votes keep the state.
+    let mut vote = None;
+    if let Some(cs) = transition.and_then(|t| t.countersign.as_ref()) {
+        let member = cs
+            .member_for(&actor.party())
+            .ok_or_else(|| ApiError::Forbidden(format!("你不是「{action}」会签的成员")))?;
+        let votes = records::votes(&app.db, actor.tenant(), &row.id, action).await?;
+        if votes.contains(&member) {
+            return Err(ApiError::Conflict {
+                code: "already_voted",
+                message: format!("「{member}」已经会签过"),
+            });
+        }
+        if votes.len() + 1 < cs.needed() {
+            vote = Some(member);
+        }
+    }
+    let to_state = if vote.is_some() {
+        row.state.clone()
+    } else {
+        plan.to.clone()
+    };
     let change = Change {
         patch: req.data.unwrap_or(Value::Null),
         allowed: Some(&allowed),
-        to_state: &plan.to,
+        to_state: &to_state,
         action: Some(&plan.action),
         comment: plan.comment.as_deref(),
+        vote,
     };
     prepare(app, actor, form, row, change).await
 }

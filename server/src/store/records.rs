@@ -501,3 +501,33 @@ pub async fn next_number(tx: &mut Tx, tenant: &str, name: &str, period: &str) ->
         .await?
         .try_get("value")
 }
+
+/// Members who have voted on `action` since the record last changed state (countersign).
+pub async fn votes(
+    db: &Db,
+    tenant: &str,
+    record_id: &str,
+    action: &str,
+) -> anyhow::Result<Vec<String>> {
+    let rows = sqlx::query(
+        "select changes from record_events where tenant_id = $1 and record_id = $2 and kind = 'vote' and action = $3 \
+         and seq > coalesce((select max(seq) from record_events where tenant_id = $1 and record_id = $2 and kind = 'transition'), 0) \
+         order by seq",
+    )
+    .bind(tenant)
+    .bind(record_id)
+    .bind(action)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let changes: Option<String> = r.try_get("changes")?;
+        if let Some(m) = changes
+            .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+            .and_then(|v| v["vote"].as_str().map(str::to_string))
+        {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
