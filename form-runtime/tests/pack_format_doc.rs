@@ -221,9 +221,10 @@ fn compiled_list(pack: &Pack, key: &str) -> CompiledList {
         .get(key)
         .unwrap_or_else(|| panic!("the example pack has no list `{key}`"))
         .clone();
-    let fields = CompiledForm::fields_of(&pack.forms[&def.form].schema, "")
-        .expect("a loaded form has fields");
-    CompiledList::check(key, def, &fields, &format!("lists/{key}.json"))
+    let schema = &pack.forms[&def.form].schema;
+    let fields = CompiledForm::fields_of(schema, "").expect("a loaded form has fields");
+    // As the server does: the schema marks date fields (ranges) and sensitive ones.
+    CompiledList::check_form(key, def, &fields, schema, &format!("lists/{key}.json"))
         .expect("a loaded list checks")
 }
 
