@@ -213,7 +213,9 @@ pub struct ListQuery {
 }
 
 impl CompiledList {
-    /// Checks a list against the fields of its form; problems point into `file`.
+    /// Checks a list against the fields of its form; problems point into `file`. Without the
+    /// schema every string is plain text (no date ranges, no sensitive fields): the server
+    /// and pack check use [`CompiledList::check_form`].
     pub fn check(
         key: &str,
         def: ListDef,

@@ -49,13 +49,15 @@ async fn arrange(app: &TestApp) -> (Session, Session, Session) {
     let pudong = app.login("redcross", "pudong_staff").await;
     let huangpu = app.login("redcross", "huangpu_staff").await;
     let city = app.login("redcross", "city_reviewer").await;
-    let rows: [(&Session, &str, &str, i64, &str, Option<&str>); 4] = [
+    // (who, applicant, fire date, amount, address, district, action)
+    let rows = [
         (
             &pudong,
             "王五50%_甲",
             "2026-10-01",
             3000,
             "浦东新区花木路1号",
+            "浦东新区",
             None,
         ),
         (
@@ -64,6 +66,7 @@ async fn arrange(app: &TestApp) -> (Session, Session, Session) {
             "2026-10-15",
             8000,
             "浦东新区张江路2号",
+            "浦东新区",
             Some("submit"),
         ),
         (
@@ -72,6 +75,7 @@ async fn arrange(app: &TestApp) -> (Session, Session, Session) {
             "2026-11-02",
             20000,
             "浦东新区世纪大道3号",
+            "浦东新区",
             None,
         ),
         (
@@ -80,17 +84,16 @@ async fn arrange(app: &TestApp) -> (Session, Session, Session) {
             "2026-10-20",
             8000,
             "黄浦区南京东路4号",
+            "黄浦区",
             None,
         ),
     ];
-    for (who, name, date, amount, address, action) in rows {
+    for (who, name, date, amount, address, district, action) in rows {
         let mut d = application(name);
         d["fire_date"] = json!(date);
         d["requested_amount"] = json!(amount);
         d["address"] = json!(address);
-        if std::ptr::eq(who, &huangpu) {
-            d["district"] = json!("黄浦区");
-        }
+        d["district"] = json!(district);
         who.create(d, action).await;
     }
     (pudong, huangpu, city)
