@@ -952,10 +952,22 @@ mod tests {
         assert_eq!(errs[0].pointer, "/sort/1");
     }
 
+    fn fields_of(spec: &[(&str, FieldKind)]) -> BTreeMap<String, Field> {
+        spec.iter()
+            .map(|(k, kind)| {
+                let f = Field {
+                    key: k.to_string(),
+                    label: k.to_string(),
+                    kind: *kind,
+                };
+                (k.to_string(), f)
+            })
+            .collect()
+    }
+
     /// A fire-relief-like list with a date, a date-time, a sensitive field and a search.
     fn operators_list() -> CompiledList {
-        let mut fields = BTreeMap::new();
-        for (k, kind) in [
+        let fields = fields_of(&[
             ("applicant_name", FieldKind::String),
             ("address", FieldKind::String),
             ("fire_date", FieldKind::String),
@@ -963,16 +975,7 @@ mod tests {
             ("id_number", FieldKind::String),
             ("amount", FieldKind::Number),
             ("urgent", FieldKind::Boolean),
-        ] {
-            fields.insert(
-                k.to_string(),
-                Field {
-                    key: k.into(),
-                    label: k.into(),
-                    kind,
-                },
-            );
-        }
+        ]);
         let schema = json!({"type": "object", "properties": {
             "fire_date": {"type": "string", "format": "date"},
             "reviewed_at": {"type": "string", "format": "date-time"},
@@ -1139,17 +1142,7 @@ mod tests {
 
     #[test]
     fn search_names_only_plain_string_fields() {
-        let mut fields = BTreeMap::new();
-        for (k, kind) in [("name", FieldKind::String), ("n", FieldKind::Number)] {
-            fields.insert(
-                k.to_string(),
-                Field {
-                    key: k.into(),
-                    label: k.into(),
-                    kind,
-                },
-            );
-        }
+        let fields = fields_of(&[("name", FieldKind::String), ("n", FieldKind::Number)]);
         let schema = json!({"type": "object", "properties": {"name": {"type": "string", "x-sensitive": true}}});
         let def = json!({"label": "l", "form": "f", "columns": [{"field": "n"}], "search": ["n", "name", "state"]});
         let errs = CompiledList::check_form(
