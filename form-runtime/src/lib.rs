@@ -20,6 +20,7 @@ pub mod rules;
 pub mod scope;
 pub mod sensitive;
 pub mod sql;
+pub mod statistics;
 pub mod version;
 pub mod workflow;
 

@@ -5,6 +5,7 @@
 //! forms/<key>.json     JSON Schema + x- keywords; `x-workflow` names the workflow
 //! workflows/<key>.json states and transitions
 //! lists/<key>.json     list views
+//! statistics/<key>.json grouped counts and sums over one form
 //! roles.toml           roles, data scopes, grants
 //! ```
 //!
@@ -25,6 +26,7 @@ use crate::key::{is_code, is_key};
 use crate::list::{CompiledList, ListDef};
 use crate::roles::{RoleDef, RolesFile, FORM_ACTIONS};
 use crate::rules::Catalogue;
+use crate::statistics::{CompiledStatistic, StatisticDef};
 use crate::workflow::{Workflow, WorkflowDef};
 
 /// The role every tenant has; packs may not define it.
@@ -95,6 +97,8 @@ pub struct Pack {
     pub workflows: BTreeMap<String, WorkflowDef>,
     /// Lists by key.
     pub lists: BTreeMap<String, ListDef>,
+    /// Statistics by key.
+    pub statistics: BTreeMap<String, StatisticDef>,
     /// Roles by key.
     pub roles: BTreeMap<String, RoleDef>,
     /// Catalogues (option lists and trees, e.g. regions) by key.
@@ -322,6 +326,28 @@ impl Pack {
             }
         }
 
+        let mut statistics = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "statistics/", ".json", &mut errs) {
+            let Some(def) = parse_json::<StatisticDef>(&file, bytes, &mut errs) else {
+                continue;
+            };
+            match (form_fields.get(&def.form), forms.get(&def.form)) {
+                (Some(fields), Some((_, form))) => {
+                    match CompiledStatistic::check(&key, def, fields, &form.schema, &file) {
+                        Ok(s) => {
+                            statistics.insert(key, s.def);
+                        }
+                        Err(e) => errs.extend(e),
+                    }
+                }
+                _ => errs.push(PackError::new(
+                    &file,
+                    "/form",
+                    format!("form `{}` is not defined in forms/", def.form),
+                )),
+            }
+        }
+
         for (rk, role) in &roles {
             if rk == BUILTIN_ADMIN {
                 errs.push(PackError::new(
@@ -367,9 +393,15 @@ impl Pack {
         for (path, _) in files.0.iter() {
             let known = ["pack.toml", "roles.toml", "README.md"].contains(&path.as_str())
                 || path.starts_with("documents/")
-                || ["forms/", "workflows/", "lists/", "catalogues/"]
-                    .iter()
-                    .any(|d| path.starts_with(d))
+                || [
+                    "forms/",
+                    "workflows/",
+                    "lists/",
+                    "statistics/",
+                    "catalogues/",
+                ]
+                .iter()
+                .any(|d| path.starts_with(d))
                 || path.starts_with("examples/");
             if !known {
                 errs.push(PackError::new(
@@ -389,6 +421,7 @@ impl Pack {
                     .map(|(k, w)| (k, w.def.clone()))
                     .collect(),
                 lists,
+                statistics,
                 roles,
                 catalogues,
                 documents,
@@ -421,11 +454,7 @@ impl Pack {
 
     /// The documents printed from a form's records, to be stored with the form version.
     pub fn documents_of(&self, form: &str) -> BTreeMap<String, crate::document::Document> {
-        self.documents
-            .iter()
-            .filter(|(_, d)| d.def.form == form)
-            .map(|(k, d)| (k.clone(), d.clone()))
-            .collect()
+        self.documents.iter().filter(|(_, d)| d.def.form == form).map(|(k, d)| (k.clone(), d.clone())).collect()
     }
 
     /// The Casbin policies this pack grants: `roles.toml` grants plus every transition's roles

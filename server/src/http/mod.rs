@@ -16,6 +16,7 @@ pub mod lang;
 pub mod lists;
 pub mod records;
 pub mod sensitive;
+pub mod statistics;
 pub mod versions;
 pub mod views;
 
@@ -74,21 +75,9 @@ pub fn routes() -> Vec<Route> {
             post(records::create_record),
         ),
         route("GET", "/api/v1/records/{id}", get(records::get_record)),
-        route(
-            "GET",
-            "/api/v1/records/{id}/documents",
-            get(documents::list_documents),
-        ),
-        route(
-            "GET",
-            "/api/v1/records/{id}/documents/{doc}",
-            get(documents::render_document),
-        ),
-        route(
-            "POST",
-            "/api/v1/batch/transitions/{action}",
-            post(batch::batch_transition),
-        ),
+        route("GET", "/api/v1/records/{id}/documents", get(documents::list_documents)),
+        route("GET", "/api/v1/records/{id}/documents/{doc}", get(documents::render_document)),
+        route("POST", "/api/v1/batch/transitions/{action}", post(batch::batch_transition)),
         route(
             "POST",
             "/api/v1/records/{id}/upgrade",
@@ -126,6 +115,8 @@ pub fn routes() -> Vec<Route> {
             delete(views::delete_view),
         ),
         route("GET", "/api/v1/inbox", get(lists::inbox)),
+        route("GET", "/api/v1/statistics", get(statistics::list_statistics)),
+        route("GET", "/api/v1/statistics/{key}", get(statistics::get_statistic)),
         route(
             "POST",
             "/api/v1/forms/{form}/fields/{field}/attachments",
