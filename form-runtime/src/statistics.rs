@@ -212,7 +212,8 @@ pub struct TableRow {
     /// One value per measure.
     pub values: Vec<Value>,
     /// List filters selecting exactly this row's records, as `(parameter, value)` pairs, or
-    /// None when a key cannot be written as a list filter (a record without a value).
+    /// None when a key cannot be written as a list filter (a record without a value, an
+    /// age band).
     #[serde(skip)]
     pub drill: Option<Vec<(String, String)>>,
 }
@@ -271,9 +272,8 @@ impl CompiledStatistic {
                 |p: &str, m: String| errs.push(PackError::new(file, format!("{ptr}{p}"), m));
             let field = match d.field.as_deref() {
                 Some(f) => match fields.get(f) {
-                    Some(fd) if is_sensitive(f) && d.by.as_deref() == Some("age_band") => {
+                    Some(_) if is_sensitive(f) && d.by.as_deref() == Some("age_band") => {
                         err("/field", format!("`{f}` is sensitive (x-sensitive): it is stored encrypted, so no age can be read from it in SQL; band a non-sensitive computed age field instead (`{{\"field\": \"applicant_age\", \"by\": \"band\", ...}}`)"));
-                        let _ = fd;
                         None
                     }
                     Some(_) if is_sensitive(f) => {
@@ -357,10 +357,7 @@ impl CompiledStatistic {
                     None
                 }
             };
-            if d.level.is_some()
-                && !matches!(dim, Some(Dimension::Org(_)))
-                && d.by.as_deref() != Some("org")
-            {
+            if d.level.is_some() && d.by.as_deref() != Some("org") {
                 errs.push(PackError::new(
                     file,
                     format!("{ptr}/level"),
@@ -531,7 +528,7 @@ impl CompiledStatistic {
                 let drill = keys
                     .iter()
                     .zip(&self.dimensions)
-                    .map(|(k, d)| k.as_ref().map(|k| drill_filters(d, k)))
+                    .map(|(k, d)| k.as_ref().and_then(|k| drill_filters(d, k)))
                     .collect::<Option<Vec<_>>>()
                     .map(|v| v.concat());
                 TableRow {
@@ -599,9 +596,9 @@ fn show_key(d: &Dimension, key: &str) -> String {
 /// List filters selecting one key of a dimension. Years, months, bands and org units use the
 /// list language's range and org filters (`filter[f][gte]=`, `filter[f][lte]=`,
 /// `filter[org]=`). An age band has no list filter: ages are not stored, so it drills to
-/// nothing (the caller gets `drill: null`).
-fn drill_filters(d: &Dimension, key: &str) -> Vec<(String, String)> {
-    match d {
+/// nothing (None: the caller gets `drill: null`).
+fn drill_filters(d: &Dimension, key: &str) -> Option<Vec<(String, String)>> {
+    Some(match d {
         Dimension::Field(f) => vec![(format!("filter[{f}]"), key.into())],
         Dimension::State => vec![("filter[state]".into(), key.into())],
         Dimension::Org(_) => vec![("filter[org]".into(), key.into())],
@@ -625,8 +622,8 @@ fn drill_filters(d: &Dimension, key: &str) -> Vec<(String, String)> {
                 .chain(hi.map(|v| (format!("filter[{field}][lte]"), v.to_string())))
                 .collect()
         }
-        Dimension::AgeBand { .. } => vec![("".into(), String::new())],
-    }
+        Dimension::AgeBand { .. } => return None,
+    })
 }
 
 fn days_in_month(y: i32, m: u32) -> u32 {
@@ -643,9 +640,6 @@ impl TableRow {
     /// with `extra` (the request's own filters) first; None when it cannot be written.
     pub fn drill_query(&self, extra: &[(String, String)]) -> Option<String> {
         let own = self.drill.as_ref()?;
-        if own.iter().any(|(k, _)| k.is_empty()) {
-            return None;
-        }
         Some(
             extra
                 .iter()
@@ -679,6 +673,7 @@ mod tests {
             ("district", FieldKind::String),
             ("fire_date", FieldKind::String),
             ("id_number", FieldKind::String),
+            ("holder_id", FieldKind::String),
             ("applicant_age", FieldKind::Integer),
             ("requested_amount", FieldKind::Number),
         ]
@@ -701,6 +696,7 @@ mod tests {
             "district": {"type": "string"},
             "fire_date": {"type": "string", "format": "date"},
             "id_number": {"type": "string", "format": "id_number", "x-sensitive": true},
+            "holder_id": {"type": "string", "format": "id_number"},
             "applicant_age": {"type": "integer"},
             "requested_amount": {"type": "number"}
         }})
@@ -810,5 +806,27 @@ mod tests {
         assert!(s
             .select_list(Dialect::Sqlite, (2026, 1, 1))
             .contains("when (data->>'applicant_age') < 18 then '00'"));
+    }
+
+    #[test]
+    fn age_bands_read_a_plain_id_number_against_today_and_do_not_drill() {
+        let s = check(json!({"label": "l", "form": "f",
+            "dimensions": [{"field": "holder_id", "by": "age_band", "bands": [18, 60]}],
+            "measures": [{"op": "count"}]}))
+        .unwrap();
+        let sql = s.select_list(Dialect::Sqlite, (2026, 3, 5));
+        assert!(
+            sql.contains("(2026 - cast(substr((data->>'holder_id'), 7, 4) as integer) - case when substr((data->>'holder_id'), 11, 4) > '0305' then 1 else 0 end)"),
+            "{sql}"
+        );
+        let t = s.tabulate(vec![RawRow {
+            keys: vec![Some("02".into())],
+            partials: vec![Partial {
+                n: 3,
+                ..Partial::default()
+            }],
+        }]);
+        assert_eq!(t.rows[0].keys, [Some("60-".to_string())]);
+        assert_eq!(t.rows[0].drill_query(&[]), None);
     }
 }

@@ -347,3 +347,44 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The age computed in SQL from a (non-sensitive) ID number is right on both databases, on
+/// either side of the birthday.
+#[tokio::test]
+async fn age_band_sql_reads_the_birth_date_of_an_id_number_on_both_databases() {
+    use form_runtime::statistics::{CompiledStatistic, StatisticDef};
+    let app = TestApp::spawn().await;
+    let schema = serde_json::json!({"type": "object", "properties": {"holder_id": {"type": "string", "format": "id_number"}}});
+    let fields = form_runtime::form::CompiledForm::fields_of(&schema, "").expect("fields");
+    let def: StatisticDef = serde_json::from_value(serde_json::json!({"label": "l", "form": "f",
+        "dimensions": [{"field": "holder_id", "by": "age_band", "bands": [18, 76, 77]}],
+        "measures": [{"op": "count"}]}))
+    .expect("def");
+    let stat = CompiledStatistic::check("s", def, &fields, &schema, "").expect("valid");
+    let dialect = app.db().dialect();
+    let data = match dialect {
+        Dialect::Sqlite => "'{\"holder_id\": \"11010519491231002X\"}'",
+        Dialect::Postgres => "cast('{\"holder_id\": \"11010519491231002X\"}' as jsonb)",
+    };
+    // Born 1949-12-31: 77 on its birthday in 2026 (band `77-`), still 76 the day before.
+    for (today, band) in [
+        ((2026, 12, 30), "02"),
+        ((2026, 12, 31), "03"),
+        ((2027, 1, 1), "03"),
+    ] {
+        let sql = format!(
+            "select {} from (select {data} as data) t group by {}",
+            stat.select_list(dialect, today),
+            stat.group_by()
+        );
+        let row = sqlx::query(&sql)
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(
+            row.try_get::<String, _>("d0").expect("d0"),
+            band,
+            "{today:?}"
+        );
+    }
+}
