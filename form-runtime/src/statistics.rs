@@ -596,11 +596,17 @@ fn show_key(d: &Dimension, key: &str) -> String {
 /// List filters selecting one key of a dimension. Years, months, bands and org units use the
 /// list language's range and org filters (`filter[f][gte]=`, `filter[f][lte]=`,
 /// `filter[org]=`). An age band has no list filter: ages are not stored, so it drills to
-/// nothing (None: the caller gets `drill: null`).
+/// nothing (None: the caller gets `drill: null`); nor does a unit above an org dimension's
+/// level (its row holds the records filed by the unit itself, the list filter its subtree).
 fn drill_filters(d: &Dimension, key: &str) -> Option<Vec<(String, String)>> {
     Some(match d {
         Dimension::Field(f) => vec![(format!("filter[{f}]"), key.into())],
         Dimension::State => vec![("filter[state]".into(), key.into())],
+        // A unit above the level holds only its own records here, but `filter[org]` would
+        // take its whole subtree: no drill.
+        Dimension::Org(level) if key.split('/').filter(|u| !u.is_empty()).count() < *level => {
+            return None
+        }
         Dimension::Org(_) => vec![("filter[org]".into(), key.into())],
         Dimension::Date { field, month } => {
             let (from, to) = if *month {
@@ -758,6 +764,10 @@ mod tests {
         };
         let raw = vec![
             RawRow {
+                keys: vec![Some("/shrc/".into())],
+                partials: vec![p(1, 0.0), p(1, 0.0)],
+            },
+            RawRow {
                 keys: vec![Some("/shrc/pudong/".into())],
                 partials: vec![p(2, 0.0), p(2, 100.0)],
             },
@@ -771,12 +781,16 @@ mod tests {
             },
         ];
         let t = s.tabulate(raw);
-        assert_eq!(t.rows.len(), 2);
-        assert_eq!(t.rows[0].keys, [Some("/shrc/pudong/".to_string())]);
-        assert_eq!(t.rows[0].values, [json!(3), json!(50)]);
-        assert_eq!(t.totals, [json!(4), json!(45)]);
+        assert_eq!(t.rows.len(), 3);
+        // The city's own records stay apart from its districts' and cannot drill: the list
+        // filter would take the whole tree.
+        assert_eq!(t.rows[0].keys, [Some("/shrc/".to_string())]);
+        assert_eq!(t.rows[0].drill_query(&[]), None);
+        assert_eq!(t.rows[1].keys, [Some("/shrc/pudong/".to_string())]);
+        assert_eq!(t.rows[1].values, [json!(3), json!(50)]);
+        assert_eq!(t.totals, [json!(5), json!(36)]);
         assert_eq!(
-            t.rows[0].drill_query(&[]).unwrap(),
+            t.rows[1].drill_query(&[]).unwrap(),
             "filter[org]=%2Fshrc%2Fpudong%2F"
         );
     }
