@@ -48,10 +48,20 @@ fn env() -> Environment<'static> {
 impl Document {
     /// Checks that the template compiles; problems point at `file`.
     pub fn check(&self, file: &str) -> Result<(), PackError> {
-        env().template_from_str(&self.source).map(|_| ()).map_err(|e| {
-            let line = e.line().map(|l| format!(" (line {l})")).unwrap_or_default();
-            PackError::new(file, "", format!("template does not compile{line}: {}", e.detail().unwrap_or(&e.to_string())))
-        })
+        env()
+            .template_from_str(&self.source)
+            .map(|_| ())
+            .map_err(|e| {
+                let line = e.line().map(|l| format!(" (line {l})")).unwrap_or_default();
+                PackError::new(
+                    file,
+                    "",
+                    format!(
+                        "template does not compile{line}: {}",
+                        e.detail().unwrap_or(&e.to_string())
+                    ),
+                )
+            })
     }
 
     /// Whether the document can be printed for a record in `state`.
@@ -62,8 +72,13 @@ impl Document {
     /// Renders the document with `context` (the record as its reader may see it).
     pub fn render(&self, context: &Value) -> Result<String, String> {
         let env = env();
-        let tmpl = env.template_from_str(&self.source).map_err(|e| e.to_string())?;
-        tmpl.render(minijinja::value::Value::from(minijinja::value::Serde(context))).map_err(|e| e.to_string())
+        let tmpl = env
+            .template_from_str(&self.source)
+            .map_err(|e| e.to_string())?;
+        tmpl.render(minijinja::value::Value::from(minijinja::value::Serde(
+            context,
+        )))
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -77,36 +92,65 @@ pub fn load(
 ) -> BTreeMap<String, Document> {
     let mut out = BTreeMap::new();
     for (path, bytes) in files.range("documents/".to_string()..) {
-        let Some(name) = path.strip_prefix("documents/") else { break };
+        let Some(name) = path.strip_prefix("documents/") else {
+            break;
+        };
         let Some(key) = name.strip_suffix(".json") else {
             if !name.ends_with(".html.j2") {
-                errs.push(PackError::new(path, "", "expected documents/<key>.json or a .html.j2 template"));
+                errs.push(PackError::new(
+                    path,
+                    "",
+                    "expected documents/<key>.json or a .html.j2 template",
+                ));
             }
             continue;
         };
         if !crate::key::is_key(key) {
-            errs.push(PackError::new(path, "", format!("file name `{key}` must be a snake_case key (a-z, 0-9, _)")));
+            errs.push(PackError::new(
+                path,
+                "",
+                format!("file name `{key}` must be a snake_case key (a-z, 0-9, _)"),
+            ));
             continue;
         }
         let def: DocumentDef = match serde_json::from_slice(bytes) {
             Ok(d) => d,
             Err(e) => {
-                errs.push(PackError::new(path, "", format!("not a document definition: {e}")));
+                errs.push(PackError::new(
+                    path,
+                    "",
+                    format!("not a document definition: {e}"),
+                ));
                 continue;
             }
         };
         let Some(states) = states_of(&def.form) else {
-            errs.push(PackError::new(path, "/form", format!("form `{}` is not defined in forms/", def.form)));
+            errs.push(PackError::new(
+                path,
+                "/form",
+                format!("form `{}` is not defined in forms/", def.form),
+            ));
             continue;
         };
         for (i, s) in def.states.iter().enumerate() {
             if states.as_ref().is_some_and(|states| !states.contains(s)) {
-                errs.push(PackError::new(path, format!("/states/{i}"), format!("state `{s}` is not a state of the form's workflow")));
+                errs.push(PackError::new(
+                    path,
+                    format!("/states/{i}"),
+                    format!("state `{s}` is not a state of the form's workflow"),
+                ));
             }
         }
         let tpath = format!("documents/{}", def.template);
-        let Some(source) = files.get(&tpath).and_then(|b| String::from_utf8(b.clone()).ok()) else {
-            errs.push(PackError::new(path, "/template", format!("template {tpath} is missing (or not UTF-8)")));
+        let Some(source) = files
+            .get(&tpath)
+            .and_then(|b| String::from_utf8(b.clone()).ok())
+        else {
+            errs.push(PackError::new(
+                path,
+                "/template",
+                format!("template {tpath} is missing (or not UTF-8)"),
+            ));
             continue;
         };
         let doc = Document { def, source };
@@ -126,14 +170,27 @@ mod tests {
     use serde_json::json;
 
     fn doc(source: &str) -> Document {
-        Document { def: DocumentDef { label: "签收单".into(), form: "f".into(), template: "t.html.j2".into(), states: vec!["signed".into()] }, source: source.into() }
+        Document {
+            def: DocumentDef {
+                label: "签收单".into(),
+                form: "f".into(),
+                template: "t.html.j2".into(),
+                states: vec!["signed".into()],
+            },
+            source: source.into(),
+        }
     }
 
     #[test]
     fn values_are_escaped_in_documents() {
         let d = doc("<p>{{ data.applicant_name }}</p>");
-        let html = d.render(&json!({"data": {"applicant_name": "<script>alert(1)</script>张三"}})).unwrap();
-        assert_eq!(html, "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;张三</p>");
+        let html = d
+            .render(&json!({"data": {"applicant_name": "<script>alert(1)</script>张三"}}))
+            .unwrap();
+        assert_eq!(
+            html,
+            "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;张三</p>"
+        );
     }
 
     #[test]

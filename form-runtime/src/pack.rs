@@ -386,7 +386,11 @@ impl Pack {
 
         let states_of = |form: &str| -> Option<Option<Vec<String>>> {
             let (_, src) = forms.get(form)?;
-            Some(workflows.get(&src.workflow).map(|wf| wf.def.states.iter().map(|s| s.key.clone()).collect()))
+            Some(
+                workflows
+                    .get(&src.workflow)
+                    .map(|wf| wf.def.states.iter().map(|s| s.key.clone()).collect()),
+            )
         };
         let documents = crate::document::load(&files.0, &states_of, &mut errs);
 
@@ -454,7 +458,11 @@ impl Pack {
 
     /// The documents printed from a form's records, to be stored with the form version.
     pub fn documents_of(&self, form: &str) -> BTreeMap<String, crate::document::Document> {
-        self.documents.iter().filter(|(_, d)| d.def.form == form).map(|(k, d)| (k.clone(), d.clone())).collect()
+        self.documents
+            .iter()
+            .filter(|(_, d)| d.def.form == form)
+            .map(|(k, d)| (k.clone(), d.clone()))
+            .collect()
     }
 
     /// The Casbin policies this pack grants: `roles.toml` grants plus every transition's roles

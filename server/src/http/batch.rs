@@ -40,7 +40,10 @@ pub async fn batch_transition(
     Body(req): Body<BatchRequest>,
 ) -> ApiResult<Response> {
     let mut seen = std::collections::HashSet::new();
-    if req.ids.is_empty() || req.ids.len() > MAX_BATCH || !req.ids.iter().all(|id| seen.insert(id.as_str())) {
+    if req.ids.is_empty()
+        || req.ids.len() > MAX_BATCH
+        || !req.ids.iter().all(|id| seen.insert(id.as_str()))
+    {
         return Err(ApiError::Invalid(vec![form_runtime::FieldError::new(
             "/ids",
             "items",

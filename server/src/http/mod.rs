@@ -75,9 +75,21 @@ pub fn routes() -> Vec<Route> {
             post(records::create_record),
         ),
         route("GET", "/api/v1/records/{id}", get(records::get_record)),
-        route("GET", "/api/v1/records/{id}/documents", get(documents::list_documents)),
-        route("GET", "/api/v1/records/{id}/documents/{doc}", get(documents::render_document)),
-        route("POST", "/api/v1/batch/transitions/{action}", post(batch::batch_transition)),
+        route(
+            "GET",
+            "/api/v1/records/{id}/documents",
+            get(documents::list_documents),
+        ),
+        route(
+            "GET",
+            "/api/v1/records/{id}/documents/{doc}",
+            get(documents::render_document),
+        ),
+        route(
+            "POST",
+            "/api/v1/batch/transitions/{action}",
+            post(batch::batch_transition),
+        ),
         route(
             "POST",
             "/api/v1/records/{id}/upgrade",
@@ -99,11 +111,7 @@ pub fn routes() -> Vec<Route> {
             get(records::record_events),
         ),
         route("GET", "/api/v1/lists/{list}", get(lists::get_list)),
-        route(
-            "GET",
-            "/api/v1/lists/{list}/views",
-            get(views::list_views),
-        ),
+        route("GET", "/api/v1/lists/{list}/views", get(views::list_views)),
         route(
             "POST",
             "/api/v1/lists/{list}/views",
@@ -115,8 +123,16 @@ pub fn routes() -> Vec<Route> {
             delete(views::delete_view),
         ),
         route("GET", "/api/v1/inbox", get(lists::inbox)),
-        route("GET", "/api/v1/statistics", get(statistics::list_statistics)),
-        route("GET", "/api/v1/statistics/{key}", get(statistics::get_statistic)),
+        route(
+            "GET",
+            "/api/v1/statistics",
+            get(statistics::list_statistics),
+        ),
+        route(
+            "GET",
+            "/api/v1/statistics/{key}",
+            get(statistics::get_statistic),
+        ),
         route(
             "POST",
             "/api/v1/forms/{form}/fields/{field}/attachments",
