@@ -42,10 +42,45 @@ pub struct StateDef {
     /// state. The initial draft state is the usual exception; default `true`.
     #[serde(default = "yes")]
     pub complete: bool,
+    /// A deadline: when the record has been in this state this long, `action` fires by
+    /// itself (e.g. close overdue applications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer: Option<Timer>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A state's deadline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timer {
+    /// How long after entering the state: `30d`, `12h`, `45m` or `10s`.
+    pub after: String,
+    /// The transition (leaving this state) that fires when the time is up.
+    pub action: String,
+}
+
+impl Timer {
+    /// The delay in seconds, or None when `after` is not a number followed by d, h, m or s.
+    pub fn seconds(&self) -> Option<i64> {
+        let s = self.after.trim();
+        let unit = s.chars().last()?;
+        let n: i64 = s[..s.len() - unit.len_utf8()]
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)?;
+        let mult = match unit {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        n.checked_mul(mult)
+    }
 }
 
 /// Who may edit data in a state, and which fields.
@@ -297,6 +332,27 @@ impl Workflow {
                     format!("/states/{i}/key"),
                     format!("state `{}` is defined twice", s.key),
                 );
+            }
+            if let Some(t) = &s.timer {
+                if t.seconds().is_none() {
+                    err(
+                        format!("/states/{i}/timer/after"),
+                        format!(
+                            "`{}` is not a duration such as 30d, 12h, 45m or 10s",
+                            t.after
+                        ),
+                    );
+                }
+                let leaves = def
+                    .transitions
+                    .iter()
+                    .any(|tr| tr.action == t.action && tr.from.keys().contains(&s.key));
+                if !leaves {
+                    err(
+                        format!("/states/{i}/timer/action"),
+                        format!("no transition `{}` leaves state `{}`", t.action, s.key),
+                    );
+                }
             }
             if let Some(edit) = &s.edit {
                 check_roles(
@@ -849,5 +905,29 @@ mod number_tests {
         };
         assert_eq!(plain.render(7, 2026), "No.7");
         assert!(!plain.yearly());
+    }
+}
+
+#[cfg(test)]
+mod timer_tests {
+    use super::Timer;
+
+    #[test]
+    fn durations_read_as_seconds() {
+        let t = |a: &str| {
+            Timer {
+                after: a.into(),
+                action: "x".into(),
+            }
+            .seconds()
+        };
+        assert_eq!(
+            (t("30d"), t("12h"), t("45m"), t("10s")),
+            (Some(2_592_000), Some(43_200), Some(2_700), Some(10))
+        );
+        assert_eq!(
+            (t("0d"), t("d"), t("3w"), t("-1h"), t("时")),
+            (None, None, None, None, None)
+        );
     }
 }

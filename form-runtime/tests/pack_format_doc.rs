@@ -739,3 +739,20 @@ fn every_transition_fragment_in_the_manual_is_a_valid_transition() {
         }
     }
 }
+
+#[test]
+fn every_state_fragment_in_the_manual_is_a_valid_state() {
+    let blocks = blocks(&manual());
+    let fragments: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| b.attr("fragment") == Some("state"))
+        .collect();
+    assert!(!fragments.is_empty());
+    for b in fragments {
+        let st: form_runtime::workflow::StateDef = serde_json::from_str(&b.body)
+            .unwrap_or_else(|e| panic!("{}: not a state: {e}", b.at()));
+        if let Some(t) = &st.timer {
+            assert!(t.seconds().is_some(), "{}: bad duration", b.at());
+        }
+    }
+}

@@ -114,6 +114,7 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
         demo_password: Some(PASSWORD.into()),
         session_hours: 2,
         max_connections: 32,
+        timer_interval: std::time::Duration::from_secs(30),
         data_dir: files.path().to_path_buf(),
         master_key: None,
     };

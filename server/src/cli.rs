@@ -87,6 +87,9 @@ struct ServeArgs {
     /// Password for the demo users (random and printed once when unset).
     #[arg(long, env = "FORMWORK_DEMO_PASSWORD", hide_env_values = true)]
     demo_password: Option<String>,
+    /// Seconds between two looks for due workflow deadlines (state timers).
+    #[arg(long, env = "FORMWORK_TIMER_INTERVAL_SECS", default_value_t = 30)]
+    timer_interval_secs: u64,
     /// Session lifetime in hours.
     #[arg(long, env = "FORMWORK_SESSION_HOURS", default_value_t = 12)]
     session_hours: i64,
@@ -405,6 +408,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         demo_password: a.demo_password,
         session_hours: a.session_hours,
         max_connections: 16,
+        timer_interval: std::time::Duration::from_secs(a.timer_interval_secs),
         data_dir: a.db.data_dir.clone(),
         master_key,
     };

@@ -32,6 +32,8 @@ pub struct Config {
     pub session_hours: i64,
     /// Connections in the pool.
     pub max_connections: u32,
+    /// How often the timer job looks for due workflow deadlines.
+    pub timer_interval: std::time::Duration,
     /// Directory for files the database does not hold (attachments), on every database.
     pub data_dir: PathBuf,
     /// Where the master key of sensitive fields comes from; None: `DATA_DIR/master.key`,
@@ -61,6 +63,7 @@ pub type AppState = Arc<Inner>;
 /// A built server, bound to its port but not yet serving.
 pub struct App {
     listener: TcpListener,
+    timer_interval: std::time::Duration,
     state: AppState,
     /// Demo tenants and logins created on this start, if any.
     pub demo: Option<DemoReport>,
@@ -106,6 +109,7 @@ impl App {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         Ok(App {
             listener,
+            timer_interval: config.timer_interval,
             state,
             demo,
         })
@@ -127,10 +131,12 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = crate::http::router(self.state.clone());
-        axum::serve(self.listener, router)
+        let timers = tokio::spawn(crate::timers::run(self.state.clone(), self.timer_interval));
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        timers.abort();
         self.state.db.close().await;
-        Ok(())
+        Ok(served?)
     }
 }

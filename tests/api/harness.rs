@@ -21,6 +21,7 @@ pub struct TestApp {
     client: reqwest::Client,
     dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
+    database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -81,13 +82,29 @@ impl TestApp {
     pub async fn spawn() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg) = database(dir.path()).await;
+        Self::start(database_url, dir, pg).await
+    }
+
+    /// A second server on this one's database (its own pool, caches and timer job), as a
+    /// second process behind a load balancer would be. Its data directory is its own.
+    pub async fn sibling(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start(self.database_url.clone(), dir, None).await
+    }
+
+    async fn start(
+        database_url: String,
+        dir: tempfile::TempDir,
+        pg: Option<PgDatabase>,
+    ) -> TestApp {
         let config = Config {
-            database_url,
+            database_url: database_url.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             demo: true,
             demo_password: Some(PASSWORD.into()),
             session_hours: 1,
             max_connections: 8,
+            timer_interval: std::time::Duration::from_millis(200),
             data_dir: dir.path().to_path_buf(),
             master_key: None,
         };
@@ -105,6 +122,7 @@ impl TestApp {
             client,
             dir,
             pg,
+            database_url,
             shutdown: Some(tx),
         }
     }

@@ -444,3 +444,62 @@ async fn a_countersign_moves_only_after_the_last_needed_vote() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_deadline_fires_exactly_once_with_two_servers_on_one_database() {
+    let app = TestApp::spawn().await;
+    let other = app.sibling().await;
+    // Applications left unreviewed for a second are sent back by the system.
+    let mut files = formwork::seed::builtin_pack("red-cross").unwrap();
+    let mut wf: serde_json::Value =
+        serde_json::from_slice(&files.0["workflows/relief.json"]).unwrap();
+    for s in wf["states"].as_array_mut().unwrap() {
+        if s["key"] == "submitted" {
+            s["timer"] = json!({"after": "1s", "action": "reject"});
+        }
+    }
+    files.0.insert(
+        "workflows/relief.json".into(),
+        serde_json::to_vec(&wf).unwrap(),
+    );
+    app.tenant_with_files("timed", &files, &[("filer", "district", "district_staff")])
+        .await;
+    let filer = app.login("timed", "filer").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let r = filer
+            .create(application(&format!("到期{i}")), Some("submit"))
+            .await;
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    let draft = filer.create(application("草稿不计时"), None).await;
+
+    // Both servers' timer jobs run every 200 ms; wait well past the deadline.
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    for id in &ids {
+        let (_, rec) = filer.get(&format!("/api/v1/records/{id}")).await;
+        assert_eq!(rec["state"], "draft", "{rec}");
+        let (_, events) = filer.get(&format!("/api/v1/records/{id}/events")).await;
+        let by_system: Vec<&serde_json::Value> = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["actor"]["id"] == "system")
+            .collect();
+        assert_eq!(by_system.len(), 1, "fired exactly once: {events}");
+        assert_eq!(by_system[0]["action"], "reject");
+    }
+    let (_, untouched) = filer
+        .get(&format!(
+            "/api/v1/records/{}",
+            draft["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(untouched["version"], 1, "no timer in a state without one");
+    assert_eq!(
+        app.count("timers", "timed").await,
+        0,
+        "back in the draft, nothing is pending"
+    );
+    drop(other);
+}

@@ -313,6 +313,7 @@ pub async fn create_record(
         .await?;
     }
     records::insert(&mut tx, &tenant, &stored).await?;
+    crate::timers::enter(&mut tx, &tenant, &record.id, &form.workflow, &state, &at).await?;
     attachments::link(&mut tx, &tenant, &form, &record.id, &record.data).await?;
     let created = NewEvent {
         kind: "create",
@@ -526,6 +527,9 @@ pub(super) async fn write(
         at,
     };
     records::add_event(tx, tenant, &row.id, &ev).await?;
+    if action.is_some() && vote.is_none() {
+        crate::timers::enter(tx, tenant, &row.id, &form.workflow, &to_state, at).await?;
+    }
     let what = action.as_deref().map_or_else(
         || "record.update".to_string(),
         |a| format!("record.transition.{a}"),

@@ -531,3 +531,85 @@ pub async fn votes(
     }
     Ok(out)
 }
+
+/// Replaces a record's timer: none, or `action` due at `due_at` for `state`.
+pub async fn set_timer(
+    tx: &mut Tx,
+    tenant: &str,
+    record_id: &str,
+    timer: Option<(&str, &str, &str)>,
+) -> sqlx::Result<()> {
+    sqlx::query("delete from timers where tenant_id = $1 and record_id = $2")
+        .bind(tenant)
+        .bind(record_id)
+        .execute(tx.conn())
+        .await?;
+    if let Some((state, action, due_at)) = timer {
+        sqlx::query("insert into timers (tenant_id, record_id, state, action, due_at) values ($1, $2, $3, $4, $5)")
+            .bind(tenant)
+            .bind(record_id)
+            .bind(state)
+            .bind(action)
+            .bind(due_at)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// A timer that is due: (tenant, record, state, action).
+pub type DueTimer = (String, String, String, String);
+
+/// Timers due at `now` and not yet fired, oldest first.
+pub async fn due_timers(db: &Db, now: &str, limit: i64) -> sqlx::Result<Vec<DueTimer>> {
+    let rows = sqlx::query(
+        "select tenant_id, record_id, state, action from timers where due_at <= $1 and fired_at is null order by due_at limit $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("record_id")?,
+                r.try_get("state")?,
+                r.try_get("action")?,
+            ))
+        })
+        .collect()
+}
+
+/// Claims a due timer for firing, in the caller's transaction; false when another process
+/// already has.
+pub async fn claim_timer(
+    tx: &mut Tx,
+    tenant: &str,
+    record_id: &str,
+    state: &str,
+    now: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("update timers set fired_at = $4 where tenant_id = $1 and record_id = $2 and state = $3 and fired_at is null")
+        .bind(tenant)
+        .bind(record_id)
+        .bind(state)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A record by id, whatever the scope (for the timer job, which acts as the system).
+pub async fn fetch_any(tx: &mut Tx, tenant: &str, id: &str) -> anyhow::Result<Option<RecordRow>> {
+    let sql = format!(
+        "select {} from records where tenant_id = $1 and record_id = $2",
+        columns(tx.dialect())
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(row_to_record).transpose()
+}
