@@ -164,8 +164,15 @@ pub async fn untouched_since_owner(
     actor: &Actor,
     record: &RecordRow,
 ) -> ApiResult<bool> {
-    let last = crate::store::records::last_events(&app.db, actor.tenant(), &record.id).await?;
-    Ok(last
-        .last
-        .is_some_and(|(kind, who)| kind == "transition" && who == record.owner_id))
+    let last = crate::store::records::last_event(&app.db, actor.tenant(), &record.id).await?;
+    Ok(last.is_some_and(|(kind, who)| kind == "transition" && who == record.owner_id))
+}
+
+/// A JSON body that may be left out: an empty body reads as `T::default()`.
+pub fn optional_body<T: DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))
 }

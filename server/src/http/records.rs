@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{untouched_since_owner, Actor, Body};
+use super::extract::{optional_body, untouched_since_owner, Actor, Body};
 use super::{attachments, data, sensitive};
 use crate::startup::AppState;
 use crate::store::records::{self, NewEvent, RecordRow, Viewer};
@@ -613,16 +613,15 @@ async fn unlocked_fields(
     {
         return Ok(None);
     }
-    let last = records::last_events(&app.db, actor.tenant(), &row.id).await?;
+    let last = records::last_transition(&app.db, actor.tenant(), &row.id).await?;
     Ok(last
-        .last_transition
         .filter(|(_, _, to)| *to == row.state)
         .and_then(|(from, action, _)| form.workflow.transition(&from, &action))
         .filter(|t| !t.unlock.is_empty())
         .map(|t| t.unlock.clone()))
 }
 
-fn stale() -> ApiError {
+pub(super) fn stale() -> ApiError {
     ApiError::Conflict {
         code: "stale_version",
         message: "记录已被他人修改，请刷新后重试".into(),
@@ -637,12 +636,7 @@ pub async fn fire_transition(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     // The body is optional: an approval needs no comment.
-    let req: TransitionRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        TransitionRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
-    };
+    let req: TransitionRequest = optional_body(&body)?;
     let (row, form, _) = visible(&app, &actor, &id).await?;
     let prepared = prepare_transition(&app, &actor, &form, row, &action, req).await?;
     let at = now();

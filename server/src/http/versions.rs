@@ -90,19 +90,11 @@ pub async fn upgrade_record(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let req: UpgradeRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        UpgradeRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("请求体不是有效的 JSON：{e}")))?
-    };
+    let req: UpgradeRequest = super::extract::optional_body(&body)?;
     let tenant = actor.tenant().to_string();
     let (row, old_form, _) = super::records::visible(&app, &actor, &id).await?;
     if req.version.is_some_and(|v| v != row.version) {
-        return Err(ApiError::Conflict {
-            code: "stale_version",
-            message: "记录已被他人修改，请刷新后重试".into(),
-        });
+        return Err(super::records::stale());
     }
     let is_draft = old_form
         .workflow
@@ -166,10 +158,7 @@ pub async fn upgrade_record(
         at: &at,
     };
     if !records::update(&mut tx, &tenant, &row.id, row.version, &write).await? {
-        return Err(ApiError::Conflict {
-            code: "stale_version",
-            message: "记录已被他人修改，请刷新后重试".into(),
-        });
+        return Err(super::records::stale());
     }
     let fields: Vec<&str> = dropped.iter().map(|d| d.field.as_str()).collect();
     let changes = json!({"form_version": [row.form_version, latest], "dropped": fields});

@@ -439,49 +439,50 @@ pub async fn fetch_many(
     rows.iter().map(row_to_record).collect()
 }
 
-/// What a transition needs to know about a record's history: the last event, and the last
-/// transition (for returns that unlock named fields).
-pub struct LastEvents {
-    /// (kind, actor id) of the newest event.
-    pub last: Option<(String, String)>,
-    /// (from state, action, to state) of the newest transition.
-    pub last_transition: Option<(String, String, String)>,
-}
-
-/// The newest event and the newest transition of a record.
-pub async fn last_events(db: &Db, tenant: &str, record_id: &str) -> anyhow::Result<LastEvents> {
-    let last = sqlx::query(
+/// (kind, actor id) of a record's newest event: whether its owner acted last decides a recall.
+pub async fn last_event(
+    db: &Db,
+    tenant: &str,
+    record_id: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    let row = sqlx::query(
         "select kind, actor_id from record_events where tenant_id = $1 and record_id = $2 order by seq desc limit 1",
     )
     .bind(tenant)
     .bind(record_id)
     .fetch_optional(db.pool())
-    .await?
-    .map(|r| -> sqlx::Result<(String, String)> { Ok((r.try_get("kind")?, r.try_get("actor_id")?)) })
-    .transpose()?;
-    let last_transition = sqlx::query(
+    .await?;
+    Ok(row
+        .map(|r| -> sqlx::Result<(String, String)> {
+            Ok((r.try_get("kind")?, r.try_get("actor_id")?))
+        })
+        .transpose()?)
+}
+
+/// (from state, action, to state) of a record's newest transition: a return that unlocks
+/// named fields rules edits until the next one.
+pub async fn last_transition(
+    db: &Db,
+    tenant: &str,
+    record_id: &str,
+) -> anyhow::Result<Option<(String, String, String)>> {
+    let row = sqlx::query(
         "select from_state, action, to_state from record_events \
          where tenant_id = $1 and record_id = $2 and kind = 'transition' order by seq desc limit 1",
     )
     .bind(tenant)
     .bind(record_id)
     .fetch_optional(db.pool())
-    .await?
-    .map(|r| -> sqlx::Result<(String, String, String)> {
-        Ok((
-            r.try_get::<Option<String>, _>("from_state")?
-                .unwrap_or_default(),
-            r.try_get::<Option<String>, _>("action")?
-                .unwrap_or_default(),
-            r.try_get::<Option<String>, _>("to_state")?
-                .unwrap_or_default(),
-        ))
-    })
-    .transpose()?;
-    Ok(LastEvents {
-        last,
-        last_transition,
-    })
+    .await?;
+    Ok(row
+        .map(|r| -> sqlx::Result<(String, String, String)> {
+            let text = |c: &str| {
+                r.try_get::<Option<String>, _>(c)
+                    .map(Option::unwrap_or_default)
+            };
+            Ok((text("from_state")?, text("action")?, text("to_state")?))
+        })
+        .transpose()?)
 }
 
 /// The next value of a tenant's numbering sequence for `period` ('' or a year), taken in the
