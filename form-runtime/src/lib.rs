@@ -6,6 +6,7 @@
 //! it is the server's business.
 
 pub mod attachment;
+pub mod batch_rule;
 pub mod document;
 pub mod error;
 pub mod expr;

@@ -210,6 +210,8 @@ pub struct ListQuery {
     pub page: u32,
     /// Rows per page.
     pub page_size: u32,
+    /// Search fields the reader does not see: the keyword is not looked for in them.
+    pub unsearchable: Vec<String>,
 }
 
 impl CompiledList {
@@ -398,6 +400,7 @@ impl CompiledList {
             sort: Vec::new(),
             page: 1,
             page_size: self.def.page_size,
+            unsearchable: Vec::new(),
         };
         let mut sort_param = None;
         for (k, v) in pairs {
@@ -590,11 +593,21 @@ impl CompiledList {
         }
         if let Some(text) = &q.search {
             sql.push(" and (");
-            for (i, f) in self.def.search.iter().enumerate() {
-                if i > 0 {
+            let fields = self
+                .def
+                .search
+                .iter()
+                .filter(|f| !q.unsearchable.contains(f));
+            let mut any = false;
+            for f in fields {
+                if any {
                     sql.push(" or ");
                 }
                 push_contains(sql, &json_text_expr(f), text);
+                any = true;
+            }
+            if !any {
+                sql.push("1 = 0");
             }
             sql.push(")");
         }

@@ -6,6 +6,9 @@
 //! workflows/<key>.json states and transitions
 //! lists/<key>.json     list views
 //! statistics/<key>.json grouped counts and sums over one form
+//! documents/<key>.json printable documents and their templates
+//! batches/<key>.json   batch rules: rank records and fire a transition for the top
+//! catalogues/<key>.json option lists and trees
 //! roles.toml           roles, data scopes, grants
 //! ```
 //!
@@ -105,6 +108,8 @@ pub struct Pack {
     pub catalogues: BTreeMap<String, Catalogue>,
     /// Printable documents by key.
     pub documents: BTreeMap<String, crate::document::Document>,
+    /// Batch rules (批量规则) by key.
+    pub batches: BTreeMap<String, crate::batch_rule::BatchRuleDef>,
 }
 
 /// One Casbin policy line a pack grants: role may do `action` on `object` (a form key or `*`).
@@ -348,6 +353,35 @@ impl Pack {
             }
         }
 
+        let mut batches = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "batches/", ".json", &mut errs) {
+            let Some(def) = parse_json::<crate::batch_rule::BatchRuleDef>(&file, bytes, &mut errs)
+            else {
+                continue;
+            };
+            let found = forms
+                .get(&def.form)
+                .and_then(|(_, f)| workflows.get(&f.workflow))
+                .zip(form_fields.get(&def.form));
+            match found {
+                Some((wf, fields)) => {
+                    let fields: BTreeSet<String> = fields.keys().cloned().collect();
+                    match crate::batch_rule::BatchRule::check(&key, def, &fields, wf, &file) {
+                        Ok(r) => {
+                            batches.insert(key, r.def);
+                        }
+                        Err(e) => errs.extend(e),
+                    }
+                }
+                None if forms.contains_key(&def.form) => {} // its workflow is reported already
+                None => errs.push(PackError::new(
+                    &file,
+                    "/form",
+                    format!("form `{}` is not defined in forms/", def.form),
+                )),
+            }
+        }
+
         for (rk, role) in &roles {
             if rk == BUILTIN_ADMIN {
                 errs.push(PackError::new(
@@ -393,6 +427,14 @@ impl Pack {
             )
         };
         let documents = crate::document::load(&files.0, &states_of, &mut errs);
+        check_outward_effects(
+            files,
+            &workflows,
+            &forms,
+            &form_fields,
+            &documents,
+            &mut errs,
+        );
 
         for (path, _) in files.0.iter() {
             let known = ["pack.toml", "roles.toml", "README.md"].contains(&path.as_str())
@@ -403,6 +445,7 @@ impl Pack {
                     "lists/",
                     "statistics/",
                     "catalogues/",
+                    "batches/",
                 ]
                 .iter()
                 .any(|d| path.starts_with(d))
@@ -429,6 +472,7 @@ impl Pack {
                 roles,
                 catalogues,
                 documents,
+                batches,
             }),
             _ => Err(errs),
         }
@@ -510,6 +554,90 @@ impl Pack {
 }
 
 /// Files under `dir` with `ext`, as (key, path, bytes); a stem that is not a key is an error.
+/// `create` and `document` effects name other parts of the pack: a form (and its fields), a
+/// document of every form that uses the workflow.
+fn check_outward_effects(
+    files: &PackFiles,
+    workflows: &BTreeMap<String, Arc<Workflow>>,
+    forms: &BTreeMap<String, (String, FormSource)>,
+    form_fields: &BTreeMap<String, BTreeMap<String, crate::form::Field>>,
+    documents: &BTreeMap<String, crate::document::Document>,
+    errs: &mut Vec<PackError>,
+) {
+    use crate::workflow::Effect;
+    for (wk, wf) in workflows {
+        let file = format!("workflows/{wk}.json");
+        if !files.0.contains_key(&file) {
+            continue;
+        }
+        let users: Vec<&String> = forms
+            .iter()
+            .filter(|(_, (_, f))| &f.workflow == wk)
+            .map(|(k, _)| k)
+            .collect();
+        for (i, t) in wf.def.transitions.iter().enumerate() {
+            for (j, e) in t.effects.iter().enumerate() {
+                let at = format!("/transitions/{i}/effects/{j}");
+                match e {
+                    Effect::Create(c) => {
+                        let Some(fields) = form_fields.get(&c.form) else {
+                            errs.push(PackError::new(
+                                &file,
+                                format!("{at}/create/form"),
+                                format!("form `{}` is not defined in forms/", c.form),
+                            ));
+                            continue;
+                        };
+                        if let Some(l) = &c.link {
+                            if !fields.contains_key(l) {
+                                errs.push(PackError::new(
+                                    &file,
+                                    format!("{at}/create/link"),
+                                    format!("form `{}` has no field `{l}`", c.form),
+                                ));
+                            }
+                        }
+                        for (f, x) in &c.data {
+                            let ptr = format!("{at}/create/data/{}", crate::form::escape(f));
+                            if !fields.contains_key(f) {
+                                errs.push(PackError::new(
+                                    &file,
+                                    &ptr,
+                                    format!("form `{}` has no field `{f}`", c.form),
+                                ));
+                            }
+                            if let Err(e) = crate::expr::Expr::compile(x) {
+                                errs.push(PackError::new(
+                                    &file,
+                                    &ptr,
+                                    format!("invalid expression: {e}"),
+                                ));
+                            }
+                        }
+                    }
+                    Effect::Document(d) => match documents.get(d) {
+                        None => errs.push(PackError::new(
+                            &file,
+                            format!("{at}/document"),
+                            format!("document `{d}` is not defined in documents/"),
+                        )),
+                        Some(doc) if !users.contains(&&doc.def.form) => errs.push(PackError::new(
+                            &file,
+                            format!("{at}/document"),
+                            format!(
+                                "document `{d}` prints form `{}`, which does not use this workflow",
+                                doc.def.form
+                            ),
+                        )),
+                        Some(_) => {}
+                    },
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
 fn entries<'a>(
     files: &'a PackFiles,
     dir: &str,

@@ -43,6 +43,18 @@ impl Scope {
         }
     }
 
+    /// Whether a user (`user_id`, unit path `user_path`) with this scope sees a record
+    /// created by `owner_id` in the unit with path `record_path`: the same test as
+    /// [`Scope::predicate`], for a record already in hand.
+    pub fn covers(self, user_id: &str, user_path: &str, owner_id: &str, record_path: &str) -> bool {
+        match self {
+            Scope::Own => owner_id == user_id,
+            Scope::Org => record_path == user_path,
+            Scope::OrgTree => record_path.starts_with(user_path) && user_path.ends_with('/'),
+            Scope::Tenant => true,
+        }
+    }
+
     /// Appends the predicate limiting `records` to this scope for a user with id `user_id`
     /// whose org unit has the materialised path `org_path` (`/shrc/pudong/`).
     pub fn predicate(self, sql: &mut Sql, user_id: &str, org_path: &str) {
@@ -89,6 +101,19 @@ mod tests {
         for p in ["/shrc/pudong-new/", "/shrc/pudongx/", "/shrc/"] {
             assert!(!("/shrc/pudong/".."/shrc/pudong0").contains(&p));
         }
+    }
+
+    #[test]
+    fn covers_agrees_with_the_predicate() {
+        let (me, unit) = ("u1", "/shrc/pudong/");
+        assert!(Scope::Own.covers(me, unit, "u1", "/shrc/huangpu/"));
+        assert!(!Scope::Own.covers(me, unit, "u2", unit));
+        assert!(Scope::Org.covers(me, unit, "u2", unit));
+        assert!(!Scope::Org.covers(me, unit, "u2", "/shrc/pudong/street-1/"));
+        assert!(Scope::OrgTree.covers(me, unit, "u2", "/shrc/pudong/street-1/"));
+        assert!(!Scope::OrgTree.covers(me, unit, "u2", "/shrc/pudong-new/"));
+        assert!(!Scope::OrgTree.covers(me, unit, "u2", "/shrc/"));
+        assert!(Scope::Tenant.covers(me, unit, "u2", "/other/"));
     }
 
     #[test]

@@ -25,6 +25,36 @@ pub struct WorkflowDef {
     pub states: Vec<StateDef>,
     /// The transitions between states.
     pub transitions: Vec<TransitionDef>,
+    /// Field access in every state (a state's own `fields` entry for a field replaces this
+    /// one): who sees a field and who must fill it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, FieldAccess>,
+}
+
+/// Who sees a field and who must fill it, in one state or in all of them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldAccess {
+    /// Roles that see the field; absent means everyone who sees the record. Users without
+    /// one of these roles get records without the field, cannot filter, sort or search by
+    /// it, and cannot write it. The built-in `admin` always sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible: Option<Vec<String>>,
+    /// Roles that must fill the field before they fire any transition out of the state
+    /// (e.g. the reviewer's opinion).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
+}
+
+impl FieldAccess {
+    /// Whether someone holding `roles` sees the field.
+    pub fn visible_to(&self, roles: &[String]) -> bool {
+        self.visible.as_ref().is_none_or(|v| {
+            roles
+                .iter()
+                .any(|r| r == crate::pack::BUILTIN_ADMIN || v.contains(r))
+        })
+    }
 }
 
 /// One state of a workflow.
@@ -46,6 +76,9 @@ pub struct StateDef {
     /// itself (e.g. close overdue applications).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timer: Option<Timer>,
+    /// Field access in this state, replacing the workflow's entry for the same field.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, FieldAccess>,
 }
 
 fn yes() -> bool {
@@ -183,6 +216,68 @@ pub enum Effect {
     /// `{"number": {"field": "app_no", "sequence": "fire_relief", "format": "HZ-{year}-{n:06}"}}`:
     /// the next number of a tenant-wide sequence, once; `{year}` restarts it every year.
     Number(NumberEffect),
+    /// `{"create": {"form": "interview", "link": "application", "data": {...}}}`: a record
+    /// of another form of the pack, filled from expressions over this record.
+    Create(CreateEffect),
+    /// `{"document": "notice"}`: the document rendered for the record in its new state and
+    /// kept with the record.
+    Document(String),
+    /// `{"notify": {"channel": "sms", "to": "phone", "text": "…"}}`: a message queued for
+    /// the app inbox of users or for an SMS gateway.
+    Notify(NotifyEffect),
+}
+
+/// A `create` effect.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEffect {
+    /// Key of the form of the new record.
+    pub form: String,
+    /// Field of the new record that receives this record's id (an `x-ref` back to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Fields of the new record → expressions over this record.
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
+}
+
+/// Where a `notify` effect sends its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The in-app inbox of users (`to`: `owner` or a role key).
+    App,
+    /// A text message through the SMS gateway (`to`: an expression giving the number).
+    Sms,
+}
+
+/// A `notify` effect.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyEffect {
+    /// `app` or `sms`.
+    pub channel: Channel,
+    /// For `app`: `owner` (the record's filer) or a role key (its holders who see the
+    /// record); for `sms`: an expression over the record giving the phone number.
+    pub to: String,
+    /// Title of an in-app message (default: the form's title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The message: a template over the record's fields (`{{ app_no }}`).
+    pub text: String,
+}
+
+impl NotifyEffect {
+    /// The message text for a record (its fields by name, plus `state_label`).
+    pub fn render(&self, context: &serde_json::Value) -> std::result::Result<String, String> {
+        let mut env = minijinja::Environment::new();
+        env.set_fuel(Some(100_000));
+        env.render_str(
+            &self.text,
+            minijinja::value::Value::from(minijinja::value::Serde(context)),
+        )
+        .map_err(|e| e.to_string())
+    }
 }
 
 /// A numbering effect.
@@ -354,6 +449,13 @@ impl Workflow {
                     );
                 }
             }
+            check_access(
+                &s.fields,
+                roles,
+                fields,
+                &format!("/states/{i}/fields"),
+                &mut err,
+            );
             if let Some(edit) = &s.edit {
                 check_roles(
                     &edit.roles,
@@ -371,6 +473,7 @@ impl Workflow {
                 }
             }
         }
+        check_access(&def.fields, roles, fields, "/fields", &mut err);
         if !states.contains(def.initial.as_str()) {
             err(
                 "/initial".into(),
@@ -462,6 +565,9 @@ impl Workflow {
                 let (kw, targets): (&str, Vec<&String>) = match e {
                     Effect::Set(m) => ("set", m.keys().collect()),
                     Effect::Number(n) => ("number", vec![&n.field]),
+                    // Checked by the pack, which knows its forms and documents.
+                    Effect::Create(_) | Effect::Document(_) => ("", vec![]),
+                    Effect::Notify(_) => ("notify", vec![]),
                 };
                 for f in targets {
                     if !fields.contains(f) {
@@ -488,7 +594,37 @@ impl Workflow {
                             "the format needs {n} or {n:06}".into(),
                         );
                     }
-                    Effect::Number(_) => {}
+                    Effect::Number(_) | Effect::Create(_) | Effect::Document(_) => {}
+                    Effect::Notify(n) => {
+                        let env = minijinja::Environment::new();
+                        if let Err(e) = env.template_from_str(&n.text) {
+                            err(
+                                format!("/transitions/{i}/effects/{j}/notify/text"),
+                                format!("invalid template: {e}"),
+                            );
+                        }
+                        match n.channel {
+                            Channel::Sms => {
+                                if let Err(e) = crate::expr::Expr::compile(&n.to) {
+                                    err(
+                                        format!("/transitions/{i}/effects/{j}/notify/to"),
+                                        format!("invalid expression: {e}"),
+                                    );
+                                }
+                            }
+                            Channel::App => {
+                                if n.to != "owner" && !roles.contains(&n.to) {
+                                    err(
+                                        format!("/transitions/{i}/effects/{j}/notify/to"),
+                                        format!(
+                                            "`{}` is neither `owner` nor a role of roles.toml",
+                                            n.to
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                    }
                 }
             }
             for (j, g) in t.guards.iter().enumerate() {
@@ -546,6 +682,67 @@ impl Workflow {
             .edit
             .as_ref()
             .filter(|e| e.roles.iter().any(|r| roles.contains(r)))
+    }
+
+    /// How a field is accessed in `state`: the state's own entry, else the workflow's.
+    pub fn field_access(&self, state: &str, field: &str) -> Option<&FieldAccess> {
+        self.state(state)
+            .and_then(|s| s.fields.get(field))
+            .or_else(|| self.def.fields.get(field))
+    }
+
+    /// Fields someone holding `roles` does not see in `state`.
+    pub fn hidden(&self, state: &str, roles: &[String]) -> BTreeSet<String> {
+        let mut names: BTreeSet<&String> = self.def.fields.keys().collect();
+        if let Some(s) = self.state(state) {
+            names.extend(s.fields.keys());
+        }
+        names
+            .into_iter()
+            .filter(|f| {
+                self.field_access(state, f)
+                    .is_some_and(|a| !a.visible_to(roles))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Removes from `data` the fields someone holding `roles` does not see in `state`.
+    pub fn strip_hidden(&self, state: &str, roles: &[String], data: &mut serde_json::Value) {
+        if self.def.fields.is_empty() && self.state(state).is_none_or(|s| s.fields.is_empty()) {
+            return;
+        }
+        if let Some(obj) = data.as_object_mut() {
+            for f in self.hidden(state, roles) {
+                obj.remove(&f);
+            }
+        }
+    }
+
+    /// Fields someone holding `roles` does not see in at least one state: they may not
+    /// filter, sort or search by them, and history does not show them their values.
+    pub fn hidden_somewhere(&self, roles: &[String]) -> BTreeSet<String> {
+        self.def
+            .states
+            .iter()
+            .flat_map(|s| self.hidden(&s.key, roles))
+            .collect()
+    }
+
+    /// Fields someone holding `roles` must fill before leaving `state`.
+    pub fn required_in(&self, state: &str, roles: &[String]) -> Vec<String> {
+        let mut names: BTreeSet<&String> = self.def.fields.keys().collect();
+        if let Some(s) = self.state(state) {
+            names.extend(s.fields.keys());
+        }
+        names
+            .into_iter()
+            .filter(|f| {
+                self.field_access(state, f)
+                    .is_some_and(|a| a.required.iter().any(|r| roles.contains(r)))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Checks that `action` may fire from `state` for someone holding `roles`, with `comment`.
@@ -688,6 +885,24 @@ impl Workflow {
         Ok(())
     }
 
+    /// The effects of a transition that act beyond the record's own data (`create`,
+    /// `document`, `notify`), in order.
+    pub fn outward_effects(&self, from: &str, action: &str) -> Vec<&Effect> {
+        self.transition(from, action)
+            .map(|t| {
+                t.effects
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e,
+                            Effect::Create(_) | Effect::Document(_) | Effect::Notify(_)
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The numbering effects of a transition.
     pub fn number_effects(&self, from: &str, action: &str) -> Vec<&NumberEffect> {
         self.transition(from, action)
@@ -707,18 +922,25 @@ impl Workflow {
     }
 
     /// Checks what a transition demands of the record once its data is applied: its
-    /// required fields and its guards. Errors carry the pack's messages.
+    /// required fields, the fields the state requires of the actor's `roles`, and its guards. Errors carry the pack's messages.
     pub fn check_transition(
         &self,
         from: &str,
         action: &str,
+        roles: &[String],
         data: &serde_json::Value,
     ) -> Result<()> {
         let Some(t) = self.transition(from, action) else {
             return Ok(());
         };
         let mut errs = Vec::new();
-        for f in &t.required {
+        let mut required = t.required.clone();
+        for f in self.required_in(from, roles) {
+            if !required.contains(&f) {
+                required.push(f);
+            }
+        }
+        for f in &required {
             let missing = match data.get(f) {
                 None | Some(serde_json::Value::Null) => true,
                 Some(serde_json::Value::String(s)) => s.trim().is_empty(),
@@ -759,6 +981,25 @@ impl Workflow {
             .transitions
             .iter()
             .find(|t| t.action == action && t.from.keys().iter().any(|f| f == from))
+    }
+}
+
+fn check_access(
+    access: &BTreeMap<String, FieldAccess>,
+    roles: &BTreeSet<String>,
+    fields: &BTreeSet<String>,
+    ptr: &str,
+    err: &mut impl FnMut(String, String),
+) {
+    for (f, a) in access {
+        let at = format!("{ptr}/{}", crate::form::escape(f));
+        if !fields.contains(f) {
+            err(at.clone(), format!("unknown field `{f}`"));
+        }
+        if let Some(v) = &a.visible {
+            check_roles(v, roles, &format!("{at}/visible"), err);
+        }
+        check_roles(&a.required, roles, &format!("{at}/required"), err);
     }
 }
 

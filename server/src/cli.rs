@@ -90,6 +90,12 @@ struct ServeArgs {
     /// Seconds between two looks for due workflow deadlines (state timers).
     #[arg(long, env = "FORMWORK_TIMER_INTERVAL_SECS", default_value_t = 30)]
     timer_interval_secs: u64,
+    /// Seconds between two looks for webhook messages to send.
+    #[arg(long, env = "FORMWORK_OUTBOX_INTERVAL_SECS", default_value_t = 5)]
+    outbox_interval_secs: u64,
+    /// Seconds before the first retry of a failed webhook delivery (doubling each time).
+    #[arg(long, env = "FORMWORK_WEBHOOK_RETRY_SECS", default_value_t = 30)]
+    webhook_retry_secs: u64,
     /// Session lifetime in hours.
     #[arg(long, env = "FORMWORK_SESSION_HOURS", default_value_t = 12)]
     session_hours: i64,
@@ -412,7 +418,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         data_dir: a.db.data_dir.clone(),
         master_key,
     };
-    let app = App::build(config).await?;
+    let app = App::build(config).await?.with_outbox(
+        std::time::Duration::from_secs(a.outbox_interval_secs.max(1)),
+        std::time::Duration::from_secs(a.webhook_retry_secs.max(1)),
+    );
     println!(
         "Formwork is listening on http://{}:{}/",
         a.listen.ip(),

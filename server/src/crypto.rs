@@ -151,6 +151,35 @@ impl TenantKeys {
     }
 }
 
+/// The signature header of a webhook delivery: `t=<unix seconds>,sha256=<hex>,sm3=<hex>`,
+/// HMAC-SHA256 and HMAC-SM3 under the webhook's secret over `<t>.<body>`. A receiver checks
+/// either one and rejects an old `t` (a replay).
+pub fn webhook_signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let signed = format!("{timestamp}.{body}");
+    let sha = {
+        let mut mac = match <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        mac.update(signed.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let sm3 = {
+        let mut mac = match <Hmac<Sm3> as Mac>::new_from_slice(secret.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        mac.update(signed.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    format!("t={timestamp},sha256={sha},sm3={sm3}")
+}
+
+/// The associated data of a webhook's sealed secret.
+pub fn webhook_aad(tenant: &str, id: &str) -> Vec<u8> {
+    aad(&["formwork/webhook-secret/v1", tenant, id])
+}
+
 /// The associated data of a record's sensitive value: binds it to its place.
 pub fn value_aad(tenant: &str, form: &str, record: &str, pointer: &str) -> Vec<u8> {
     aad(&["formwork/value/v1", tenant, form, record, pointer])

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod crypto;
 pub mod http;
+pub mod outbox;
 pub mod password;
 pub mod seed;
 pub mod startup;

@@ -64,6 +64,8 @@ pub type AppState = Arc<Inner>;
 pub struct App {
     listener: TcpListener,
     timer_interval: std::time::Duration,
+    outbox_interval: std::time::Duration,
+    retry_base: std::time::Duration,
     state: AppState,
     /// Demo tenants and logins created on this start, if any.
     pub demo: Option<DemoReport>,
@@ -110,9 +112,23 @@ impl App {
         Ok(App {
             listener,
             timer_interval: config.timer_interval,
+            outbox_interval: std::time::Duration::from_secs(5),
+            retry_base: std::time::Duration::from_secs(30),
             state,
             demo,
         })
+    }
+
+    /// How often the webhook sender looks for due messages (default 5 s), and the delay
+    /// before the first retry of a failed delivery (default 30 s, doubling each time).
+    pub fn with_outbox(
+        mut self,
+        interval: std::time::Duration,
+        retry_base: std::time::Duration,
+    ) -> App {
+        self.outbox_interval = interval;
+        self.retry_base = retry_base;
+        self
     }
 
     /// The port actually bound.
@@ -132,10 +148,16 @@ impl App {
     ) -> anyhow::Result<()> {
         let router = crate::http::router(self.state.clone());
         let timers = tokio::spawn(crate::timers::run(self.state.clone(), self.timer_interval));
+        let sender = tokio::spawn(crate::outbox::run(
+            self.state.clone(),
+            self.outbox_interval,
+            self.retry_base,
+        ));
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         timers.abort();
+        sender.abort();
         self.state.db.close().await;
         Ok(served?)
     }

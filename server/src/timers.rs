@@ -9,9 +9,11 @@ use std::time::Duration;
 use form_runtime::workflow::Workflow;
 use serde_json::json;
 
+use crate::http::effects;
 use crate::startup::AppState;
 use crate::store::records::{self, NewEvent, RecordWrite};
 use crate::store::{audit, now, Tx};
+use form_runtime::sensitive::redact;
 
 /// The actor id written for what the system does by itself.
 pub const SYSTEM: &str = "system";
@@ -115,6 +117,32 @@ pub async fn fire_due(app: &AppState) -> anyhow::Result<usize> {
         )
         .await?;
         enter(&mut tx, &tenant, &row.id, &form.workflow, &to, &at).await?;
+        // Tasks and webhooks as for any transition; the state's own effects do not run. The
+        // stored data is sealed: sensitive values leave as `***`.
+        let outward = effects::Outward::plain(app, &tenant)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let moved = records::RecordRow {
+            data: redact(&crate::http::sensitive::paths(&form), &row.data),
+            state: to.clone(),
+            version: row.version + 1,
+            updated_at: at.clone(),
+            ..row.clone()
+        };
+        let happened = effects::Happened {
+            tenant: &tenant,
+            actor_id: SYSTEM,
+            actor_name: "系统",
+            form: &form,
+            record: &moved,
+            event: "record.transition",
+            transition: Some((&state, &action)),
+            run_effects: false,
+            at: &at,
+        };
+        effects::apply(&mut tx, app, &outward, &happened)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         tx.commit().await?;
         fired += 1;
     }

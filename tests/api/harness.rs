@@ -108,7 +108,13 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             master_key: None,
         };
-        let app = App::build(config).await.expect("server builds");
+        let app = App::build(config)
+            .await
+            .expect("server builds")
+            .with_outbox(
+                std::time::Duration::from_millis(100),
+                std::time::Duration::from_millis(300),
+            );
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use form_runtime::document::Document;
+use form_runtime::form::CompiledForm;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
@@ -15,10 +16,11 @@ use super::extract::Actor;
 use super::records::visible;
 use super::sensitive;
 use crate::startup::AppState;
-use crate::store::{audit, packs};
+use crate::store::records::RecordRow;
+use crate::store::{audit, notify, packs};
 
 /// The documents stored with a form version.
-async fn documents(
+pub(crate) async fn documents(
     app: &AppState,
     tenant: &str,
     form: &str,
@@ -32,6 +34,66 @@ async fn documents(
         Some(d) => Ok(serde_json::from_value(d.clone()).map_err(anyhow::Error::from)?),
         None => Ok(BTreeMap::new()),
     }
+}
+
+/// What a document template sees: the record, its form, the data as given (already masked
+/// and stripped for its reader), field labels, who printed it and when.
+pub(crate) fn context(
+    form: &CompiledForm,
+    row: &RecordRow,
+    data: Value,
+    printed_by: &str,
+    at: &str,
+) -> Value {
+    let labels: serde_json::Map<String, Value> = form
+        .fields
+        .iter()
+        .map(|(k, f)| (k.clone(), json!(f.label)))
+        .collect();
+    json!({
+        "record": {"id": row.id, "state": row.state, "state_label": form.workflow.state_label(&row.state),
+                   "form_version": row.form_version, "created_at": row.created_at, "updated_at": row.updated_at},
+        "form": {"key": form.key, "title": form.title},
+        "data": data,
+        "labels": labels,
+        "printed_by": printed_by,
+        "printed_at": at,
+    })
+}
+
+/// Handles `GET /api/v1/records/{id}/kept-documents`: the documents transitions rendered and
+/// kept with the record, oldest first.
+pub async fn list_kept(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (row, _, _) = visible(&app, &actor, &id).await?;
+    let items = notify::kept_documents(&app.db, actor.tenant(), &row.id, None).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// Handles `GET /api/v1/records/{id}/kept-documents/{doc}`: one kept document's HTML, as it
+/// was rendered.
+pub async fn get_kept(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path((id, doc)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (row, _, _) = visible(&app, &actor, &id).await?;
+    let found = notify::kept_documents(&app.db, actor.tenant(), &row.id, Some(&doc)).await?;
+    let d = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound("没有这份留存文书".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        d.html,
+    )
+        .into_response())
 }
 
 /// Handles `GET /api/v1/records/{id}/documents`.
@@ -70,21 +132,17 @@ pub async fn render_document(
             ),
         });
     }
-    let reading = sensitive::for_reader(&app, &actor, &form, row.data.clone()).await;
-    let labels: serde_json::Map<String, Value> = form
-        .fields
-        .iter()
-        .map(|(k, f)| (k.clone(), json!(f.label)))
-        .collect();
-    let context = json!({
-        "record": {"id": row.id, "state": row.state, "state_label": form.workflow.state_label(&row.state),
-                   "form_version": row.form_version, "created_at": row.created_at, "updated_at": row.updated_at},
-        "form": {"key": form.key, "title": form.title},
-        "data": reading.data,
-        "labels": labels,
-        "printed_by": actor.user.display_name,
-        "printed_at": crate::store::now(),
-    });
+    let mut data = row.data.clone();
+    form.workflow
+        .strip_hidden(&row.state, &actor.roles, &mut data);
+    let reading = sensitive::for_reader(&app, &actor, &form, data).await;
+    let context = context(
+        &form,
+        &row,
+        reading.data,
+        &actor.user.display_name,
+        &crate::store::now(),
+    );
     let html = doc
         .render(&context)
         .map_err(|e| anyhow::anyhow!("document {key} failed to render: {e}"))?;

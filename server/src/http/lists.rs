@@ -34,7 +34,7 @@ pub async fn get_list(
         .viewer(&app, &list.def.form)
         .await?
         .ok_or_else(|| ApiError::Forbidden("你没有查看此列表的权限".into()))?;
-    let q = list_query(&app, actor.tenant(), &list, &pairs).await?;
+    let q = list_query(&app, &actor, &list, &pairs).await?;
     let (rows, total) = records::list(&app.db, actor.tenant(), &list, &q, &viewer).await?;
     let columns: Vec<Value> = list
         .def
@@ -42,7 +42,7 @@ pub async fn get_list(
         .iter()
         .map(|c| json!({"field": c.field, "label": c.label.clone().unwrap_or_else(|| form.label(&c.field).to_string())}))
         .collect();
-    let readings = readings(&app, &actor, &list, &rows).await?;
+    let readings = readings(&app, &actor, &list, &form.workflow, &rows).await?;
     let refs = ref_labels(&app, &actor, &list, &form, &rows).await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut shown = Vec::with_capacity(rows.len());
@@ -53,7 +53,13 @@ pub async fn get_list(
             "version": r.version, "data": reading.data, "created_at": r.created_at, "updated_at": r.updated_at,
         });
         if !refs.is_empty() {
-            item["refs"] = row_refs(&refs, r);
+            let mut shown_refs = row_refs(&refs, r);
+            if let Some(m) = shown_refs.as_object_mut() {
+                for f in form.workflow.hidden(&r.state, &actor.roles) {
+                    m.remove(&f);
+                }
+            }
+            item["refs"] = shown_refs;
         }
         items.push(item);
     }
@@ -65,14 +71,48 @@ pub async fn get_list(
 }
 
 /// Parses a list request and readies it for the store: `filter[org]` resolved to the unit's
-/// path (an unknown unit is 422), sensitive filter values swapped for blind indexes.
+/// path (an unknown unit is 422), sensitive filter values swapped for blind indexes, fields
+/// the actor does not see refused as filters and sort keys and left out of the search.
 pub async fn list_query(
     app: &AppState,
-    tenant: &str,
+    actor: &Actor,
     list: &CompiledList,
     pairs: &[(String, String)],
 ) -> ApiResult<ListQuery> {
+    let tenant = actor.tenant();
     let mut q = list.parse_query(pairs)?;
+    if let Some(form) = app
+        .catalog
+        .form(&app.db, tenant, &list.def.form, None)
+        .await?
+    {
+        let hidden = form.workflow.hidden_somewhere(&actor.roles);
+        let errs: Vec<FieldError> = q
+            .filters
+            .iter()
+            .map(|f| (format!("/query/filter[{}]", f.field), &f.field))
+            .chain(q.sort.iter().map(|s| ("/query/sort".to_string(), &s.field)))
+            .filter(|(_, f)| hidden.contains(*f))
+            .map(|(ptr, f)| {
+                FieldError::new(
+                    ptr,
+                    "query",
+                    format!("你无权按「{}」筛选或排序", form.label(f)),
+                    format!("you may not filter or sort by `{f}`"),
+                )
+            })
+            .collect();
+        if !errs.is_empty() {
+            return Err(ApiError::Invalid(errs));
+        }
+        q.unsearchable = list
+            .def
+            .search
+            .iter()
+            .filter(|f| hidden.contains(*f))
+            .cloned()
+            .collect();
+    }
     if let Some(unit) = q.org.take() {
         let path = tenants::unit_path(&app.db, tenant, &unit)
             .await?
@@ -97,6 +137,7 @@ async fn readings(
     app: &AppState,
     actor: &Actor,
     list: &CompiledList,
+    workflow: &form_runtime::workflow::Workflow,
     rows: &[RecordRow],
 ) -> ApiResult<Vec<sensitive::Reading>> {
     let tenant = actor.tenant();
@@ -117,10 +158,12 @@ async fn readings(
             slot.insert(sensitive::paths(&own));
         }
         let paths = versions.get(&r.form_version).map_or(&[][..], Vec::as_slice);
+        let hidden = workflow.hidden(&r.state, &actor.roles);
         let values: serde_json::Map<String, Value> = list
             .def
             .columns
             .iter()
+            .filter(|c| !hidden.contains(&c.field))
             .filter_map(|c| r.data.get(&c.field).map(|v| (c.field.clone(), v.clone())))
             .collect();
         let mut values = Value::Object(values);

@@ -9,11 +9,13 @@ pub mod auth;
 pub mod batch;
 pub mod data;
 pub mod documents;
+pub mod effects;
 pub mod error;
 pub mod extract;
 pub mod forms;
 pub mod lang;
 pub mod lists;
+pub mod notifications;
 pub mod records;
 pub mod sensitive;
 pub mod statistics;
@@ -123,6 +125,56 @@ pub fn routes() -> Vec<Route> {
             delete(views::delete_view),
         ),
         route("GET", "/api/v1/inbox", get(lists::inbox)),
+        route("GET", "/api/v1/batch-rules", get(batch::list_rules)),
+        route(
+            "POST",
+            "/api/v1/batch-rules/{key}/preview",
+            post(batch::preview_rule),
+        ),
+        route(
+            "POST",
+            "/api/v1/batch-rules/{key}/run",
+            post(batch::run_rule),
+        ),
+        route(
+            "GET",
+            "/api/v1/notifications",
+            get(notifications::list_notifications),
+        ),
+        route(
+            "POST",
+            "/api/v1/notifications/{id}/read",
+            post(notifications::read_notification),
+        ),
+        route(
+            "POST",
+            "/api/v1/notifications/read-all",
+            post(notifications::read_all),
+        ),
+        route("GET", "/api/v1/outbox", get(notifications::list_outbox)),
+        route("POST", "/api/v1/outbox/claim", post(notifications::claim)),
+        route(
+            "POST",
+            "/api/v1/outbox/{id}/result",
+            post(notifications::report),
+        ),
+        route("GET", "/api/v1/webhooks", get(notifications::list_webhooks)),
+        route("POST", "/api/v1/webhooks", post(notifications::add_webhook)),
+        route(
+            "DELETE",
+            "/api/v1/webhooks/{id}",
+            delete(notifications::remove_webhook),
+        ),
+        route(
+            "GET",
+            "/api/v1/records/{id}/kept-documents",
+            get(documents::list_kept),
+        ),
+        route(
+            "GET",
+            "/api/v1/records/{id}/kept-documents/{doc}",
+            get(documents::get_kept),
+        ),
         route(
             "GET",
             "/api/v1/statistics",

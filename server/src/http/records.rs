@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{optional_body, untouched_since_owner, Actor, Body};
-use super::{attachments, data, sensitive};
+use super::{attachments, data, effects, sensitive};
 use crate::startup::AppState;
 use crate::store::records::{self, NewEvent, RecordRow, Viewer};
 use crate::store::{audit, new_id, now, Tx};
@@ -78,7 +78,10 @@ pub async fn view(
     let actions = actor.actions(app, form, r).await?;
     let editable = form.workflow.edit_rule(&r.state, &actor.roles).is_some()
         && actor.may(app, &form.key, "update").await;
-    let reading = sensitive::for_reader(app, actor, form, r.data.clone()).await;
+    let mut data = r.data.clone();
+    form.workflow
+        .strip_hidden(&r.state, &actor.roles, &mut data);
+    let reading = sensitive::for_reader(app, actor, form, data).await;
     let v = json!({
         "id": r.id,
         "form": r.form_key,
@@ -123,17 +126,19 @@ fn object(data: Value) -> ApiResult<Map<String, Value>> {
     }
 }
 
-/// Refuses keys outside `allowed` (None = any field of the form).
+/// Refuses keys outside `allowed` (None = any field of the form) and keys the actor does not
+/// see in the record's state.
 fn check_writable(
     keys: impl Iterator<Item = String>,
     allowed: Option<&[String]>,
     form: &CompiledForm,
+    hidden: &std::collections::BTreeSet<String>,
 ) -> ApiResult<()> {
     let errs: Vec<FieldError> = keys
         .filter(|k| {
             form.fields.contains_key(k)
                 && !form.rules.is_computed(k)
-                && !allowed.is_none_or(|a| a.contains(k))
+                && (!allowed.is_none_or(|a| a.contains(k)) || hidden.contains(k))
         })
         .map(|k| {
             let label = form.label(&k).to_string();
@@ -240,6 +245,7 @@ pub async fn create_record(
         data.keys().cloned(),
         rule.and_then(|r| r.fields.as_deref()),
         &form,
+        &form.workflow.hidden(&initial, &actor.roles),
     )?;
     let data = Value::Object(data);
 
@@ -273,7 +279,8 @@ pub async fn create_record(
     }
     let data = data::accept(&app, &actor, &form, &state, data, None).await?;
     if let Some(p) = &plan {
-        form.workflow.check_transition(&p.from, &p.action, &data)?;
+        form.workflow
+            .check_transition(&p.from, &p.action, &actor.roles, &data)?;
     }
 
     let at = now();
@@ -295,6 +302,14 @@ pub async fn create_record(
         data: sensitive::seal(&app, &tenant, &form, &record.id, record.data.clone()).await?,
         ..record.clone()
     };
+    let outward = effects::Outward::load(
+        &app,
+        &tenant,
+        &form,
+        form_version,
+        plan.as_ref().map(|p| (p.from.as_str(), p.action.as_str())),
+    )
+    .await?;
     let mut tx = app.db.begin().await?;
     if let Some(p) = &plan {
         let numbers: Vec<NumberEffect> = form
@@ -348,6 +363,18 @@ pub async fn create_record(
         &json!({"form": form.key, "state": state}),
     )
     .await?;
+    let happened = effects::Happened {
+        tenant: &tenant,
+        actor_id: uid,
+        actor_name: &actor.user.display_name,
+        form: &form,
+        record: &record,
+        event: "record.created",
+        transition: plan.as_ref().map(|p| (p.from.as_str(), p.action.as_str())),
+        run_effects: true,
+        at: &at,
+    };
+    effects::apply(&mut tx, &app, &outward, &happened).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -422,6 +449,7 @@ pub(super) struct Prepared {
     comment: Option<String>,
     numbers: Vec<NumberEffect>,
     vote: Option<String>,
+    outward: effects::Outward,
 }
 
 /// Checks a change and works out what to write: the patch within the allowed fields, the
@@ -435,7 +463,8 @@ async fn prepare(
     c: Change<'_>,
 ) -> ApiResult<Prepared> {
     let patch = object(c.patch)?;
-    check_writable(patch.keys().cloned(), c.allowed, form)?;
+    let hidden = form.workflow.hidden(&row.state, &actor.roles);
+    check_writable(patch.keys().cloned(), c.allowed, form, &hidden)?;
     let mut data = row.data.clone();
     merge_patch(&mut data, &Value::Object(patch));
     let paths = sensitive::paths(form);
@@ -457,11 +486,21 @@ async fn prepare(
         })
         .unwrap_or_default();
     if let Some(action) = c.action {
-        form.workflow.check_transition(&row.state, action, &data)?;
+        form.workflow
+            .check_transition(&row.state, action, &actor.roles, &data)?;
     }
     let changes = diff(&row.data, &data, &paths);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
     let sealed = sensitive::seal(app, actor.tenant(), form, &row.id, data.clone()).await?;
+    let fired = c.action.filter(|_| c.vote.is_none());
+    let outward = effects::Outward::load(
+        app,
+        actor.tenant(),
+        form,
+        row.form_version,
+        fired.map(|a| (row.state.as_str(), a)),
+    )
+    .await?;
     Ok(Prepared {
         row,
         data,
@@ -472,6 +511,7 @@ async fn prepare(
         comment: c.comment.map(str::to_string),
         numbers,
         vote: c.vote,
+        outward,
     })
 }
 
@@ -479,6 +519,7 @@ async fn prepare(
 /// still the one read), attachments, its event and the audit entry.
 pub(super) async fn write(
     tx: &mut Tx,
+    app: &AppState,
     actor: &Actor,
     form: &CompiledForm,
     p: Prepared,
@@ -496,6 +537,7 @@ pub(super) async fn write(
         comment,
         numbers,
         vote,
+        outward,
     } = p;
     let changes = match &vote {
         Some(member) => Some(json!({"vote": member})),
@@ -541,13 +583,33 @@ pub(super) async fn write(
         .collect();
     let detail = json!({"from": row.state, "to": to_state, "fields": fields});
     audit::append(tx, tenant, Some(uid), &what, &row.id, &detail).await?;
-    Ok(RecordRow {
+    let from = row.state.clone();
+    let updated = RecordRow {
         data,
         state: to_state,
         version: row.version + 1,
         updated_at: at.to_string(),
         ..row
-    })
+    };
+    if vote.is_none() {
+        let happened = effects::Happened {
+            tenant,
+            actor_id: uid,
+            actor_name: &actor.user.display_name,
+            form,
+            record: &updated,
+            event: if action.is_some() {
+                "record.transition"
+            } else {
+                "record.updated"
+            },
+            transition: action.as_deref().map(|a| (from.as_str(), a)),
+            run_effects: true,
+            at,
+        };
+        effects::apply(tx, app, &outward, &happened).await?;
+    }
+    Ok(updated)
 }
 
 /// Gives every numbering effect whose field is still empty the next number of its sequence,
@@ -591,7 +653,7 @@ async fn apply(
     let prepared = prepare(app, actor, form, row, c).await?;
     let at = now();
     let mut tx = app.db.begin().await?;
-    let updated = write(&mut tx, actor, form, prepared, &at).await?;
+    let updated = write(&mut tx, app, actor, form, prepared, &at).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -641,7 +703,7 @@ pub async fn fire_transition(
     let prepared = prepare_transition(&app, &actor, &form, row, &action, req).await?;
     let at = now();
     let mut tx = app.db.begin().await?;
-    let updated = write(&mut tx, &actor, &form, prepared, &at).await?;
+    let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
     tx.commit().await?;
     answer(&app, &actor, &form, &updated).await
 }
@@ -719,9 +781,14 @@ pub async fn record_events(
 ) -> ApiResult<Json<Value>> {
     let (_, form, _) = visible(&app, &actor, &id).await?;
     let events = records::events(&app.db, actor.tenant(), &id).await?;
+    // History never shows a value the reader does not see in some state.
+    let hidden = form.workflow.hidden_somewhere(&actor.roles);
     let items: Vec<Value> = events
         .into_iter()
-        .map(|e| {
+        .map(|mut e| {
+            if let Some(Value::Object(m)) = e.changes.as_mut() {
+                m.retain(|k, _| !hidden.contains(k));
+            }
             let label = e.action.as_deref().and_then(|a| e.from_state.as_deref().and_then(|f| form.workflow.transition(f, a))).map(|t| t.label.clone());
             json!({
                 "seq": e.seq,

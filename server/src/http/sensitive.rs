@@ -33,19 +33,32 @@ pub async fn seal(
     tenant: &str,
     form: &CompiledForm,
     id: &str,
-    mut data: Value,
+    data: Value,
 ) -> ApiResult<Value> {
     let paths = paths(form);
     if paths.is_empty() {
         return Ok(data);
     }
     let keys = app.keys.tenant(&app.db, tenant).await?;
-    visit_mut(&paths, &mut data, |p, ptr, v| {
+    seal_with(&keys, &paths, tenant, &form.key, id, data)
+}
+
+/// [`seal`] with the tenant's keys at hand (inside a transaction, where they cannot be
+/// fetched).
+pub fn seal_with(
+    keys: &TenantKeys,
+    paths: &[SensitivePath],
+    tenant: &str,
+    form_key: &str,
+    id: &str,
+    mut data: Value,
+) -> ApiResult<Value> {
+    visit_mut(paths, &mut data, |p, ptr, v| {
         // Validation ran first and a pack check makes every sensitive field a string.
         let plain = v
             .as_str()
             .ok_or_else(|| anyhow!("sensitive value {ptr} of record {id} is not text"))?;
-        let mut sealed = json!({"enc": keys.seal(&value_aad(tenant, &form.key, id, ptr), plain)});
+        let mut sealed = json!({"enc": keys.seal(&value_aad(tenant, form_key, id, ptr), plain)});
         if let Some(field) = p.top_level() {
             sealed["bi"] = Value::String(keys.blind_index(field, &normalise(plain)));
         }

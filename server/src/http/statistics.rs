@@ -48,6 +48,21 @@ pub async fn get_statistic(
         .viewer(&app, &def.form)
         .await?
         .ok_or_else(|| ApiError::Forbidden("你没有查看此统计的权限".into()))?;
+    // A statistic over a field the actor does not see would tell its values (a cell of one
+    // record is that record's value): it is refused as a whole.
+    let hidden = form.workflow.hidden_somewhere(&actor.roles);
+    let used = def
+        .dimensions
+        .iter()
+        .filter_map(|d| d.field.as_ref())
+        .chain(def.measures.iter().filter_map(|m| m.field.as_ref()))
+        .chain(def.filters.iter());
+    if let Some(f) = used.into_iter().find(|f| hidden.contains(*f)) {
+        return Err(ApiError::Forbidden(format!(
+            "此统计使用了你无权查看的字段「{}」",
+            form.label(f)
+        )));
+    }
     let stat = CompiledStatistic::check(&key, def, &form.fields, &form.schema, "")
         .map_err(|e| anyhow::anyhow!("stored statistic {key} is invalid: {e:?}"))?;
     let others: Vec<FieldError> = pairs

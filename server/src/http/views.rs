@@ -63,7 +63,7 @@ pub async fn create_view(
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    list_query(&app, actor.tenant(), &list, &pairs).await?;
+    list_query(&app, &actor, &list, &pairs).await?;
     let view = views::create(
         &app.db,
         actor.tenant(),

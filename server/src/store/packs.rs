@@ -128,6 +128,20 @@ pub async fn install(
         super::statistics::upsert(tx, tenant, pack_id, key, stat).await?;
     }
 
+    for (key, rule) in &pack.batches {
+        sqlx::query(
+            "insert into batch_rules (tenant_id, rule_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
+             on conflict (tenant_id, rule_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(&rule.form)
+        .bind(pack_id)
+        .bind(serde_json::to_string(rule)?)
+        .execute(tx.conn())
+        .await?;
+    }
+
     sqlx::query("delete from casbin_rule where tenant_id = $1 and ptype = 'p' and source = $2")
         .bind(tenant)
         .bind(pack_id)
@@ -292,6 +306,27 @@ pub async fn versions(db: &Db, tenant: &str, form: &str) -> sqlx::Result<Vec<Ver
                 title: r.try_get("title")?,
                 published_at: r.try_get("published_at")?,
             })
+        })
+        .collect()
+}
+
+/// The tenant's batch rules as (key, definition), by key.
+pub async fn batch_rules(
+    db: &Db,
+    tenant: &str,
+) -> anyhow::Result<Vec<(String, form_runtime::batch_rule::BatchRuleDef)>> {
+    let rows = sqlx::query(
+        "select rule_key, definition from batch_rules where tenant_id = $1 order by rule_key",
+    )
+    .bind(tenant)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("rule_key")?,
+                serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
+            ))
         })
         .collect()
 }

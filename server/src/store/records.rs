@@ -439,6 +439,45 @@ pub async fn fetch_many(
     rows.iter().map(row_to_record).collect()
 }
 
+/// Records of `form` in any of `states` that the viewer sees, at most `limit` (by id).
+pub async fn in_states(
+    db: &Db,
+    tenant: &str,
+    form: &str,
+    states: &[String],
+    viewer: &Viewer,
+    limit: i64,
+) -> anyhow::Result<Vec<RecordRow>> {
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(db.dialect());
+    sql.push(&format!(
+        "select {} from records where tenant_id = ",
+        columns(db.dialect())
+    ));
+    sql.bind_text(tenant)
+        .push(" and form_key = ")
+        .bind_text(form)
+        .push(" and state in (");
+    for (i, s) in states.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_text(s.clone());
+    }
+    sql.push(") and ");
+    viewer
+        .scope
+        .predicate(&mut sql, &viewer.user_id, &viewer.org_path);
+    sql.push(" order by record_id limit ")
+        .bind(form_runtime::sql::SqlValue::Int(limit));
+    let rows = bind_all(sqlx::query(&sql.text), &sql.params)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(row_to_record).collect()
+}
+
 /// (kind, actor id) of a record's newest event: whether its owner acted last decides a recall.
 pub async fn last_event(
     db: &Db,
