@@ -384,12 +384,15 @@ fn pack_check(dir: &std::path::Path) -> std::process::ExitCode {
     match Pack::load_dir(dir) {
         Ok(p) => {
             println!(
-                "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} role(s))",
+                "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} role(s))",
                 p.manifest.id,
                 p.manifest.version,
                 p.forms.len(),
                 p.workflows.len(),
                 p.lists.len(),
+                p.statistics.len(),
+                p.documents.len(),
+                p.batches.len(),
                 p.roles.len()
             );
             std::process::ExitCode::SUCCESS

@@ -180,7 +180,8 @@ impl TestApp {
         self.tenant_with_files(tenant, &files, &users).await;
     }
 
-    /// Creates a tenant with org units `root` → `district` → `street`, installs `files` as its
+    /// Creates a tenant with org units `root` → `district` → `street` (and `district2`, a
+    /// sibling of `district`), installs `files` as its
     /// pack and creates users as (username, unit, roles joined by `+`); the server sees them at
     /// once.
     pub async fn tenant_with_files(
@@ -202,6 +203,9 @@ impl TestApp {
             .await
             .expect("unit");
         tenants::add_unit(&mut tx, tenant, "street", "某街道红会", Some("district"))
+            .await
+            .expect("unit");
+        tenants::add_unit(&mut tx, tenant, "district2", "另一区红会", Some("root"))
             .await
             .expect("unit");
         packs::install(&mut tx, tenant, &pack, None)

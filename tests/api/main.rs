@@ -10,6 +10,7 @@ mod harness;
 mod list_filters;
 mod lists;
 mod openapi;
+mod recruitment;
 mod sensitive;
 mod statistics;
 mod tenancy;
