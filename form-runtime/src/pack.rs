@@ -218,10 +218,14 @@ impl Pack {
         }
 
         let mut workflows = BTreeMap::new();
+        // Every parsed definition, also those with problems: what names other parts of the
+        // pack is checked even then, so one run reports everything.
+        let mut parsed_workflows = BTreeMap::new();
         for (key, file, bytes) in entries(files, "workflows/", ".json", &mut errs) {
             let Some(def) = parse_json::<WorkflowDef>(&file, bytes, &mut errs) else {
                 continue;
             };
+            parsed_workflows.insert(key.clone(), def.clone());
             // Fields a workflow may name are those of every form that uses it.
             let users: Vec<&String> = forms
                 .iter()
@@ -429,7 +433,7 @@ impl Pack {
         let documents = crate::document::load(&files.0, &states_of, &mut errs);
         check_outward_effects(
             files,
-            &workflows,
+            &parsed_workflows,
             &forms,
             &form_fields,
             &documents,
@@ -558,7 +562,7 @@ impl Pack {
 /// document of every form that uses the workflow.
 fn check_outward_effects(
     files: &PackFiles,
-    workflows: &BTreeMap<String, Arc<Workflow>>,
+    workflows: &BTreeMap<String, WorkflowDef>,
     forms: &BTreeMap<String, (String, FormSource)>,
     form_fields: &BTreeMap<String, BTreeMap<String, crate::form::Field>>,
     documents: &BTreeMap<String, crate::document::Document>,
@@ -575,7 +579,7 @@ fn check_outward_effects(
             .filter(|(_, (_, f))| &f.workflow == wk)
             .map(|(k, _)| k)
             .collect();
-        for (i, t) in wf.def.transitions.iter().enumerate() {
+        for (i, t) in wf.transitions.iter().enumerate() {
             for (j, e) in t.effects.iter().enumerate() {
                 let at = format!("/transitions/{i}/effects/{j}");
                 match e {

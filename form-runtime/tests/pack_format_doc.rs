@@ -280,12 +280,15 @@ fn every_example_in_the_pack_manual_loads() {
 
     // The `pack check` line the manual shows for the example pack.
     let ok = format!(
-        "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} role(s))",
+        "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} role(s))",
         pack.manifest.id,
         pack.manifest.version,
         pack.forms.len(),
         pack.workflows.len(),
         pack.lists.len(),
+        pack.statistics.len(),
+        pack.documents.len(),
+        pack.batches.len(),
         pack.roles.len()
     );
     assert!(manual().contains(&ok), "the manual should show `{ok}`");
@@ -630,6 +633,15 @@ fn the_manual_documents_every_keyword_action_scope_and_system_field() {
         "filters",
         "sort",
         "page_size",
+        // Workflow language (5.8–5.10).
+        "visible",
+        "guards",
+        "effects",
+        "partition",
+        "rank",
+        "take",
+        "ties",
+        "others",
     ];
     for k in toml {
         assert!(has_row(k), "a keyword table has `{k}`");
@@ -652,17 +664,7 @@ fn the_manual_documents_every_keyword_action_scope_and_system_field() {
 
 #[test]
 fn the_showcase_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
-    let blocks = blocks(&manual());
-    let mut files = PackFiles::default();
-    for b in blocks.iter().filter(|b| b.attr("pack") == Some("showcase")) {
-        let path = b
-            .attr("file")
-            .unwrap_or_else(|| panic!("{}: a showcase block names its file", b.at()));
-        files
-            .0
-            .insert(path.to_string(), b.body.clone().into_bytes());
-    }
-    let pack = load(&files);
+    let pack = load(&fixture_pack("showcase"));
     assert_eq!(
         pack.forms.keys().collect::<Vec<_>>(),
         ["expert", "project_budget"]
@@ -671,13 +673,41 @@ fn the_showcase_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
         pack.catalogues.keys().collect::<Vec<_>>(),
         ["regions", "specialties"]
     );
+}
+
+#[test]
+fn the_recruit_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
+    let pack = load(&fixture_pack("recruit"));
+    assert_eq!(
+        pack.forms.keys().collect::<Vec<_>>(),
+        ["application", "interview"]
+    );
+    assert_eq!(pack.batches.keys().collect::<Vec<_>>(), ["shortlist"]);
+    assert_eq!(
+        pack.documents.keys().collect::<Vec<_>>(),
+        ["interview_notice"]
+    );
+}
+
+/// The blocks tagged `pack=NAME`, which must be exactly the files of tests/fixtures/NAME.
+fn fixture_pack(name: &str) -> PackFiles {
+    let blocks = blocks(&manual());
+    let mut files = PackFiles::default();
+    for b in blocks.iter().filter(|b| b.attr("pack") == Some(name)) {
+        let path = b
+            .attr("file")
+            .unwrap_or_else(|| panic!("{}: a {name} block names its file", b.at()));
+        files
+            .0
+            .insert(path.to_string(), b.body.clone().into_bytes());
+    }
     let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/showcase");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/fixtures/{name}"));
     let on_disk = PackFiles::from_dir(&fixture).expect("fixture pack");
     assert_eq!(
         on_disk.0.keys().collect::<Vec<_>>(),
         files.0.keys().collect::<Vec<_>>(),
-        "the manual shows every file of tests/fixtures/showcase"
+        "the manual shows every file of tests/fixtures/{name}"
     );
     for (path, body) in &files.0 {
         let disk = String::from_utf8_lossy(&on_disk.0[path])
@@ -689,6 +719,7 @@ fn the_showcase_pack_in_the_manual_loads_and_is_the_api_test_fixture() {
             "{path} differs between the manual and the fixture"
         );
     }
+    files
 }
 
 #[test]
