@@ -225,8 +225,7 @@ impl BatchRule {
     /// or failing `where` take no part. An expression that fails on a record is an error
     /// naming it.
     pub fn select(&self, records: &[(String, String, Value)]) -> Result<Selection, String> {
-        let mut groups: BTreeMap<String, (Vec<Value>, Vec<(String, Vec<Value>, &Value)>)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<String, (Vec<Value>, Vec<Member>)> = BTreeMap::new();
         for (id, state, data) in records {
             if !self.def.states.contains(state) {
                 continue;
@@ -309,6 +308,9 @@ impl BatchRule {
         Ok(out)
     }
 }
+
+/// A record in a partition: id, sort keys, data.
+type Member<'a> = (String, Vec<Value>, &'a Value);
 
 /// A non-negative whole count from a number or numeric text (rounded down).
 fn count(v: &Value) -> Option<usize> {

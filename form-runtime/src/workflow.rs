@@ -378,6 +378,16 @@ impl OneOrMany {
     }
 }
 
+/// When a record in a state is a task for someone: their org relation to it, and for a
+/// countersign, that their member has not voted yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxRule {
+    /// The transition's org rule (None: any record in scope).
+    pub org: Option<OrgRule>,
+    /// For a countersign: (action, member) whose vote must not be in yet.
+    pub unvoted: Option<(String, String)>,
+}
+
 /// What firing a transition will do, once checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransitionPlan {
@@ -826,22 +836,34 @@ impl Workflow {
             .collect()
     }
 
-    /// For the inbox: each state where `roles` hold a task-like transition (not a recall),
-    /// with the org rules of those transitions (None: any record in scope).
-    /// `permitted` says which actions the actor's permissions allow.
+    /// For the inbox: each state where `party` holds a task-like transition (not a recall),
+    /// with the rule of each such transition. `permitted` says which actions the actor's
+    /// permissions allow.
     pub fn inbox_rules(
         &self,
-        roles: &[String],
+        party: &Party<'_>,
         permitted: &dyn Fn(&str) -> bool,
-    ) -> Vec<(String, Vec<Option<OrgRule>>)> {
-        let mut out: Vec<(String, Vec<Option<OrgRule>>)> = Vec::new();
+    ) -> Vec<(String, Vec<InboxRule>)> {
+        let mut out: Vec<(String, Vec<InboxRule>)> = Vec::new();
         for t in self.def.transitions.iter().filter(|t| {
-            !t.recall && t.roles.iter().any(|r| roles.contains(r)) && permitted(&t.action)
+            !t.recall && t.roles.iter().any(|r| party.roles.contains(r)) && permitted(&t.action)
         }) {
+            // A countersign member whose vote is in waits for the others: not a task.
+            let unvoted = match &t.countersign {
+                None => None,
+                Some(cs) => match cs.member_for(party) {
+                    Some(m) => Some((t.action.clone(), m)),
+                    None => continue,
+                },
+            };
+            let rule = InboxRule {
+                org: t.org.clone(),
+                unvoted,
+            };
             for f in t.from.keys() {
                 match out.iter_mut().find(|(s, _)| s == f) {
-                    Some((_, rules)) => rules.push(t.org.clone()),
-                    None => out.push((f.clone(), vec![t.org.clone()])),
+                    Some((_, rules)) => rules.push(rule.clone()),
+                    None => out.push((f.clone(), vec![rule.clone()])),
                 }
             }
         }

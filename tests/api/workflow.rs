@@ -367,6 +367,12 @@ async fn a_countersign_moves_only_after_the_last_needed_vote() {
             t["countersign"] = json!({"roles": ["city_reviewer", "finance"]});
         }
     }
+    // Voting is then the city's only task in that state (no rejection), so the inbox shows
+    // exactly whether their vote is still wanted.
+    wf["transitions"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|t| !(t["action"] == "reject" && t["from"] == "district_approved"));
     files.0.insert(
         "workflows/relief.json".into(),
         serde_json::to_vec(&wf).unwrap(),
@@ -401,6 +407,27 @@ async fn a_countersign_moves_only_after_the_last_needed_vote() {
         (s, first["state"].as_str()),
         (StatusCode::OK, Some("district_approved")),
         "one vote of two: {first}"
+    );
+    // The voter's task is done: no longer in their inbox or actions; still the other's.
+    let ids = |b: &serde_json::Value| -> Vec<String> {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, inbox) = city.get("/api/v1/inbox").await;
+    assert!(!ids(&inbox).contains(&id.to_string()), "{inbox}");
+    let (_, inbox) = fin.get("/api/v1/inbox").await;
+    assert!(ids(&inbox).contains(&id.to_string()), "{inbox}");
+    let (_, seen) = city.get(&format!("/api/v1/records/{id}")).await;
+    assert!(
+        !seen["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("approve")),
+        "{seen}"
     );
     let (s, again) = city
         .fire(id, "approve", json!({"data": {"approved_amount": 5000}}))

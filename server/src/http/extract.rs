@@ -81,9 +81,22 @@ impl Actor {
         }
         let mut out: Vec<String> = Vec::new();
         for t in form.workflow.available_for(&record.state, &party, &facts) {
-            if !out.contains(&t.action) && self.may(app, &form.key, &t.action).await {
-                out.push(t.action.clone());
+            if out.contains(&t.action) || !self.may(app, &form.key, &t.action).await {
+                continue;
             }
+            // A countersign member who has voted waits for the others.
+            if let Some(cs) = &t.countersign {
+                let Some(member) = cs.member_for(&party) else {
+                    continue;
+                };
+                let votes =
+                    crate::store::records::votes(&app.db, self.tenant(), &record.id, &t.action)
+                        .await?;
+                if votes.contains(&member) {
+                    continue;
+                }
+            }
+            out.push(t.action.clone());
         }
         Ok(out)
     }

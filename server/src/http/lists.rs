@@ -220,7 +220,7 @@ pub async fn inbox(
         }
         let states = form
             .workflow
-            .inbox_rules(&actor.roles, &|a| allowed.contains(a));
+            .inbox_rules(&actor.party(), &|a| allowed.contains(a));
         parts.push(InboxPart {
             form: key.clone(),
             states,

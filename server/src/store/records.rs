@@ -308,7 +308,7 @@ pub struct InboxPart {
     pub form: String,
     /// States in which the user holds a transition, each with the org rules of those
     /// transitions (None: any record in the user's scope).
-    pub states: Vec<(String, Vec<Option<form_runtime::org::OrgRule>>)>,
+    pub states: Vec<(String, Vec<form_runtime::workflow::InboxRule>)>,
     /// The user's view of this form.
     pub viewer: Viewer,
 }
@@ -348,12 +348,23 @@ pub async fn inbox(
                 if j > 0 {
                     filter.push(" or ");
                 }
-                match rule {
+                filter.push("(");
+                match &rule.org {
                     Some(r) => r.predicate(&mut filter, &p.viewer.org_path),
                     None => {
                         filter.push("1 = 1");
                     }
                 }
+                if let Some((action, member)) = &rule.unvoted {
+                    // The member's vote since the record's last transition, as `votes` reads it.
+                    filter
+                        .push(" and not exists (select 1 from record_events v where v.tenant_id = records.tenant_id and v.record_id = records.record_id and v.kind = 'vote' and v.action = ")
+                        .bind_text(action)
+                        .push(" and v.changes = ")
+                        .bind_text(serde_json::json!({ "vote": member }).to_string())
+                        .push(" and v.seq > coalesce((select max(t.seq) from record_events t where t.tenant_id = records.tenant_id and t.record_id = records.record_id and t.kind = 'transition'), 0))");
+                }
+                filter.push(")");
             }
             filter.push("))");
         }
