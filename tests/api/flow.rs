@@ -94,6 +94,23 @@ async fn fire_relief_application_goes_from_draft_to_allocation_with_full_history
         "{body}"
     );
     assert_eq!(body["state_label"], "已拨付");
+    // Allocation kept the receipt with the record; the city's approval told the filer.
+    let (_, kept) = staff
+        .get(&format!("/api/v1/records/{id}/kept-documents"))
+        .await;
+    assert_eq!(kept["items"][0]["key"], "receipt", "{kept}");
+    let (_, told) = staff.get("/api/v1/notifications").await;
+    let approved = told["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "message")
+        .expect("a message");
+    assert_eq!(approved["title"], "救助申请已获市红会批准");
+    assert!(
+        approved["body"].as_str().unwrap().contains("8000"),
+        "{approved}"
+    );
 
     // The history lists every step with actor, time and comment.
     let (s, events) = city.get(&format!("/api/v1/records/{id}/events")).await;
