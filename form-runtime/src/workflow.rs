@@ -172,6 +172,28 @@ pub struct TransitionDef {
     /// each vote before that is recorded and leaves the state as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub countersign: Option<Countersign>,
+    /// Eligibility across records: no other record of the form may have the same values
+    /// (e.g. one application per ID number per year), each rule with its own message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique: Vec<UniqueRule>,
+}
+
+/// At most one record with these values: checked in the transition's transaction against
+/// the other records of the form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UniqueRule {
+    /// Text fields whose values together must not repeat (sensitive ones compare by their
+    /// blind index).
+    pub fields: Vec<String>,
+    /// Only records of the same calendar year of this date field (or `created_at`) count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<String>,
+    /// States whose records count; default every state but the initial one (drafts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub among: Vec<String>,
+    /// What the user is told.
+    pub message: Message,
 }
 
 /// Who must sign, and how many of them.
@@ -343,6 +365,30 @@ pub struct Facts<'a> {
     /// Whether the last thing that happened to the record was a transition by its owner
     /// (nobody else has acted since): the window in which a recall is allowed.
     pub untouched_since_owner: bool,
+}
+
+impl UniqueRule {
+    /// The states whose records count.
+    pub fn counted_states(&self, workflow: &WorkflowDef) -> Vec<String> {
+        if self.among.is_empty() {
+            workflow
+                .states
+                .iter()
+                .filter(|s| s.key != workflow.initial)
+                .map(|s| s.key.clone())
+                .collect()
+        } else {
+            self.among.clone()
+        }
+    }
+
+    /// The message in both languages.
+    pub fn texts(&self) -> (String, String) {
+        match &self.message {
+            Message::Same(m) => (m.clone(), m.clone()),
+            Message::Both { zh, en } => (zh.clone(), en.clone()),
+        }
+    }
 }
 
 impl TransitionDef {
@@ -634,6 +680,27 @@ impl Workflow {
                                 }
                             }
                         }
+                    }
+                }
+            }
+            for (j, u) in t.unique.iter().enumerate() {
+                let at = format!("/transitions/{i}/unique/{j}");
+                if u.fields.is_empty() {
+                    err(format!("{at}/fields"), "name at least one field".into());
+                }
+                for (k, f) in u.fields.iter().enumerate() {
+                    if !fields.contains(f) {
+                        err(format!("{at}/fields/{k}"), format!("unknown field `{f}`"));
+                    }
+                }
+                if let Some(y) = &u.year {
+                    if y != "created_at" && !fields.contains(y) {
+                        err(format!("{at}/year"), format!("unknown field `{y}`"));
+                    }
+                }
+                for (k, st) in u.among.iter().enumerate() {
+                    if !def.states.iter().any(|x| &x.key == st) {
+                        err(format!("{at}/among/{k}"), format!("unknown state `{st}`"));
                     }
                 }
             }

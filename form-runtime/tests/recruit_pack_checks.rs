@@ -120,3 +120,22 @@ fn batch_rules_name_states_fields_and_transitions_of_their_form() {
         ["batches/shortlist.json#/form: form `applicant` is not defined in forms/"]
     );
 }
+
+#[test]
+fn unique_rules_name_known_fields_and_states() {
+    let errs = broken(
+        "workflows/recruitment.json",
+        &[(
+            "\"fields\": [\"id_number\"], \"year\": \"created_at\"",
+            "\"fields\": [\"id_no\"], \"year\": \"applied_on\", \"among\": [\"closed\"]",
+        )],
+    );
+    assert_eq!(
+        errs,
+        [
+            "workflows/recruitment.json#/transitions/0/unique/0/fields/0: unknown field `id_no`",
+            "workflows/recruitment.json#/transitions/0/unique/0/year: unknown field `applied_on`",
+            "workflows/recruitment.json#/transitions/0/unique/0/among/0: unknown state `closed`",
+        ]
+    );
+}

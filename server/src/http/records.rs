@@ -328,6 +328,20 @@ pub async fn create_record(
         .await?;
     }
     records::insert(&mut tx, &tenant, &stored).await?;
+    if let Some(p) = &plan {
+        let t = (p.from.as_str(), p.action.as_str());
+        check_unique(
+            &mut tx,
+            &tenant,
+            &form,
+            &record.id,
+            &at,
+            t,
+            &record.data,
+            &stored.data,
+        )
+        .await?;
+    }
     crate::timers::enter(&mut tx, &tenant, &record.id, &form.workflow, &state, &at).await?;
     attachments::link(&mut tx, &tenant, &form, &record.id, &record.data).await?;
     let created = NewEvent {
@@ -553,6 +567,20 @@ pub(super) async fn write(
     if !records::update(tx, tenant, &row.id, row.version, &w).await? {
         return Err(stale());
     }
+    if let (Some(a), None) = (&action, &vote) {
+        let at_created = row.created_at.clone();
+        check_unique(
+            tx,
+            tenant,
+            form,
+            &row.id,
+            &at_created,
+            (&row.state, a),
+            &data,
+            &sealed,
+        )
+        .await?;
+    }
     attachments::link(tx, tenant, form, &row.id, &data).await?;
     let ev = NewEvent {
         kind: match (&action, &vote) {
@@ -610,6 +638,67 @@ pub(super) async fn write(
         effects::apply(tx, app, &outward, &happened).await?;
     }
     Ok(updated)
+}
+
+/// Refuses the transition `(from, action)` when another record already has the values a
+/// `unique` rule forbids repeating. `stored` is the data as written (sensitive values carry
+/// their blind index), `clear` the data in clear.
+#[allow(clippy::too_many_arguments)]
+async fn check_unique(
+    tx: &mut Tx,
+    tenant: &str,
+    form: &CompiledForm,
+    record_id: &str,
+    created_at: &str,
+    transition: (&str, &str),
+    clear: &Value,
+    stored: &Value,
+) -> ApiResult<()> {
+    let Some(t) = form.workflow.transition(transition.0, transition.1) else {
+        return Ok(());
+    };
+    for rule in &t.unique {
+        let mut equal = Vec::new();
+        for f in &rule.fields {
+            match stored.get(f) {
+                Some(Value::Object(o)) => match o.get("bi").and_then(Value::as_str) {
+                    Some(bi) => equal.push((format!("(data->'{f}'->>'bi')"), bi.to_string())),
+                    None => break,
+                },
+                Some(Value::String(v)) if !v.trim().is_empty() => {
+                    equal.push((form_runtime::sql::json_text_expr(f), v.clone()))
+                }
+                _ => break,
+            }
+        }
+        if equal.len() != rule.fields.len() {
+            continue; // a value is missing: nothing to compare
+        }
+        let year = match rule.year.as_deref() {
+            None => None,
+            Some("created_at") => Some((
+                "created_at".to_string(),
+                created_at.chars().take(4).collect(),
+            )),
+            Some(f) => match clear.get(f).and_then(Value::as_str) {
+                Some(v) if v.len() >= 4 => {
+                    Some((form_runtime::sql::json_text_expr(f), v[..4].to_string()))
+                }
+                _ => continue,
+            },
+        };
+        let states = rule.counted_states(&form.workflow.def);
+        if records::duplicate_exists(tx, tenant, &form.key, record_id, &equal, &states, year)
+            .await?
+        {
+            let (zh, en) = rule.texts();
+            let ptr = format!("/{}", escape(&rule.fields[0]));
+            return Err(ApiError::Invalid(vec![FieldError::new(
+                ptr, "unique", zh, en,
+            )]));
+        }
+    }
+    Ok(())
 }
 
 /// Gives every numbering effect whose field is still empty the next number of its sequence,

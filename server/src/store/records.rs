@@ -489,6 +489,60 @@ pub async fn in_states(
     rows.iter().map(row_to_record).collect()
 }
 
+/// Whether another record of `form` (in one of `states`) has all the `(expression, value)`
+/// pairs of `equal`, and — with `year` — the same year in `(expression, year)`. Runs in the
+/// caller's transaction; on PostgreSQL it first takes a transaction lock on the values, so
+/// two transactions checking the same values run one after the other.
+#[allow(clippy::too_many_arguments)]
+pub async fn duplicate_exists(
+    tx: &mut Tx,
+    tenant: &str,
+    form: &str,
+    exclude_id: &str,
+    equal: &[(String, String)],
+    states: &[String],
+    year: Option<(String, String)>,
+) -> anyhow::Result<bool> {
+    if tx.dialect() == form_runtime::sql::Dialect::Postgres {
+        use sha2::{Digest, Sha256};
+        let key = serde_json::json!([tenant, form, equal, year]).to_string();
+        let digest = Sha256::digest(key.as_bytes());
+        let lock = i64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
+        sqlx::query("select pg_advisory_xact_lock($1)")
+            .bind(lock)
+            .execute(tx.conn())
+            .await?;
+    }
+    let mut sql = Sql::new(tx.dialect());
+    sql.push("select 1 as one from records where tenant_id = ")
+        .bind_text(tenant)
+        .push(" and form_key = ")
+        .bind_text(form)
+        .push(" and record_id <> ")
+        .bind_text(exclude_id)
+        .push(" and state in (");
+    for (i, st) in states.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_text(st.clone());
+    }
+    sql.push(")");
+    for (expr, value) in equal {
+        sql.push(&format!(" and {expr} = "))
+            .bind_text(value.clone());
+    }
+    if let Some((expr, y)) = &year {
+        sql.push(&format!(" and substr({expr}, 1, 4) = "))
+            .bind_text(y.clone());
+    }
+    sql.push(" limit 1");
+    let row = bind_all(sqlx::query(&sql.text), &sql.params)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(row.is_some())
+}
+
 /// (kind, actor id) of a record's newest event: whether its owner acted last decides a recall.
 pub async fn last_event(
     db: &Db,
