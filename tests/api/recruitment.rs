@@ -693,3 +693,52 @@ async fn one_application_per_id_number_per_year() {
     // Another ID number passes.
     submit(&cand2, person("周九", "女", "P01")).await;
 }
+
+#[tokio::test]
+async fn simultaneous_applications_with_one_id_number_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    tenant(&app, &recruit()).await;
+    let cand = app.login(T, "cand").await;
+    let data = person("吴十", "男", "P02");
+    for round in 0..3 {
+        let year_free = person(&format!("吴十{round}"), "男", "P02");
+        let data = if round == 0 { data.clone() } else { year_free };
+        let tries = (0..6).map(|_| {
+            let s = cand.clone();
+            let d = data.clone();
+            async move {
+                s.post(
+                    "/api/v1/forms/application/records",
+                    json!({"data": d, "action": "submit"}),
+                )
+                .await
+                .0
+            }
+        });
+        let results = futures_join_all(tries).await;
+        let created = results
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let refused = results
+            .iter()
+            .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+            .count();
+        assert_eq!((created, refused), (1, 5), "round {round}: {results:?}");
+    }
+}
+
+/// Runs the futures at once (on the test's runtime) and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
