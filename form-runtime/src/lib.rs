@@ -9,6 +9,7 @@ pub mod attachment;
 pub mod batch_rule;
 pub mod document;
 pub mod error;
+pub mod export;
 pub mod expr;
 pub mod form;
 pub mod formats;

@@ -8,6 +8,7 @@
 //! statistics/<key>.json grouped counts and sums over one form
 //! documents/<key>.json printable documents and their templates
 //! batches/<key>.json   batch rules: rank records and fire a transition for the top
+//! exports/<key>.json   export templates: spreadsheet layouts of a form's records
 //! catalogues/<key>.json option lists and trees
 //! roles.toml           roles, data scopes, grants
 //! ```
@@ -110,6 +111,8 @@ pub struct Pack {
     pub documents: BTreeMap<String, crate::document::Document>,
     /// Batch rules (批量规则) by key.
     pub batches: BTreeMap<String, crate::batch_rule::BatchRuleDef>,
+    /// Export templates by key.
+    pub exports: BTreeMap<String, crate::export::ExportDef>,
 }
 
 /// One Casbin policy line a pack grants: role may do `action` on `object` (a form key or `*`).
@@ -386,6 +389,34 @@ impl Pack {
             }
         }
 
+        let mut exports = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "exports/", ".json", &mut errs) {
+            let Some(def) = parse_json::<crate::export::ExportDef>(&file, bytes, &mut errs) else {
+                continue;
+            };
+            match (form_fields.get(&def.form), forms.get(&def.form)) {
+                (Some(fields), Some((_, form))) => {
+                    match crate::export::ExportTemplate::check(
+                        &key,
+                        def,
+                        fields,
+                        &form.schema,
+                        &file,
+                    ) {
+                        Ok(t) => {
+                            exports.insert(key, t.def);
+                        }
+                        Err(e) => errs.extend(e),
+                    }
+                }
+                _ => errs.push(PackError::new(
+                    &file,
+                    "/form",
+                    format!("form `{}` is not defined in forms/", def.form),
+                )),
+            }
+        }
+
         for (rk, role) in &roles {
             if rk == BUILTIN_ADMIN {
                 errs.push(PackError::new(
@@ -450,6 +481,7 @@ impl Pack {
                     "statistics/",
                     "catalogues/",
                     "batches/",
+                    "exports/",
                 ]
                 .iter()
                 .any(|d| path.starts_with(d))
@@ -477,6 +509,7 @@ impl Pack {
                 catalogues,
                 documents,
                 batches,
+                exports,
             }),
             _ => Err(errs),
         }

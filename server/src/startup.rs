@@ -55,6 +55,8 @@ pub struct Inner {
     pub storage: Arc<dyn Storage>,
     /// Keys of sensitive fields.
     pub keys: Keyring,
+    /// The data directory (export files live under `exports/`).
+    pub data_dir: PathBuf,
 }
 
 /// Cheap-to-clone handle on the shared state.
@@ -105,6 +107,7 @@ impl App {
             session_hours: config.session_hours,
             storage,
             keys,
+            data_dir: config.data_dir.clone(),
         });
         let listener = TcpListener::bind(config.listen)
             .await

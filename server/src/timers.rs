@@ -55,6 +55,9 @@ pub async fn run(app: AppState, every: Duration) {
         if let Err(e) = fire_due(&app).await {
             tracing::warn!(error = ?e, "timer round failed; retrying next round");
         }
+        if let Err(e) = crate::http::exports::sweep(&app).await {
+            tracing::warn!(error = ?e, "export clean-up failed; retrying next round");
+        }
     }
 }
 

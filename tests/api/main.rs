@@ -4,6 +4,7 @@
 mod attachments;
 mod concurrency;
 mod documents;
+mod exports;
 mod flow;
 mod form_language;
 mod harness;

@@ -11,6 +11,7 @@ pub mod data;
 pub mod documents;
 pub mod effects;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod forms;
 pub mod lang;
@@ -125,6 +126,28 @@ pub fn routes() -> Vec<Route> {
             delete(views::delete_view),
         ),
         route("GET", "/api/v1/inbox", get(lists::inbox)),
+        route(
+            "GET",
+            "/api/v1/lists/{list}/export",
+            get(exports::export_list),
+        ),
+        route(
+            "GET",
+            "/api/v1/lists/{list}/export-templates",
+            get(exports::list_templates),
+        ),
+        route("GET", "/api/v1/export-jobs", get(exports::list_jobs)),
+        route("GET", "/api/v1/export-jobs/{id}", get(exports::get_job)),
+        route(
+            "DELETE",
+            "/api/v1/export-jobs/{id}",
+            delete(exports::delete_job),
+        ),
+        route(
+            "GET",
+            "/api/v1/export-jobs/{id}/file",
+            get(exports::job_file),
+        ),
         route("GET", "/api/v1/batch-rules", get(batch::list_rules)),
         route(
             "POST",

@@ -7,6 +7,7 @@
 
 pub mod attachments;
 pub mod audit;
+pub mod exports;
 pub mod keys;
 pub mod notify;
 pub mod packs;

@@ -128,6 +128,20 @@ pub async fn install(
         super::statistics::upsert(tx, tenant, pack_id, key, stat).await?;
     }
 
+    for (key, t) in &pack.exports {
+        sqlx::query(
+            "insert into export_templates (tenant_id, template_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
+             on conflict (tenant_id, template_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(&t.form)
+        .bind(pack_id)
+        .bind(serde_json::to_string(t)?)
+        .execute(tx.conn())
+        .await?;
+    }
+
     for (key, rule) in &pack.batches {
         sqlx::query(
             "insert into batch_rules (tenant_id, rule_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
@@ -325,6 +339,29 @@ pub async fn batch_rules(
         .map(|r| {
             Ok((
                 r.try_get("rule_key")?,
+                serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
+            ))
+        })
+        .collect()
+}
+
+/// The tenant's export templates for `form` as (key, definition), by key.
+pub async fn export_templates(
+    db: &Db,
+    tenant: &str,
+    form: &str,
+) -> anyhow::Result<Vec<(String, form_runtime::export::ExportDef)>> {
+    let rows = sqlx::query(
+        "select template_key, definition from export_templates where tenant_id = $1 and form_key = $2 order by template_key",
+    )
+    .bind(tenant)
+    .bind(form)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("template_key")?,
                 serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
             ))
         })

@@ -286,6 +286,58 @@ pub async fn list(
     q: &ListQuery,
     viewer: &Viewer,
 ) -> anyhow::Result<(Vec<RecordRow>, i64)> {
+    let filter = list_filter(db, tenant, list, q, viewer);
+    let order = list.order_by(q, db.dialect());
+    page(db, &filter, &order, q.page, q.page_size).await
+}
+
+/// How many records a list request selects (no paging).
+pub async fn list_count(
+    db: &Db,
+    tenant: &str,
+    list: &CompiledList,
+    q: &ListQuery,
+    viewer: &Viewer,
+) -> anyhow::Result<i64> {
+    let filter = list_filter(db, tenant, list, q, viewer);
+    let count = format!("select count(*) as n{}", filter.text);
+    let n: i64 = bind_all(sqlx::query(&count), &filter.params)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
+    Ok(n)
+}
+
+/// Every record a list request selects, in its order, sent one by one into `out` as the
+/// database returns them (memory stays flat however many there are). Stops early when the
+/// receiver is gone.
+pub async fn list_stream(
+    db: &Db,
+    tenant: &str,
+    list: &CompiledList,
+    q: &ListQuery,
+    viewer: &Viewer,
+    out: tokio::sync::mpsc::Sender<RecordRow>,
+) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let filter = list_filter(db, tenant, list, q, viewer);
+    let order = list.order_by(q, db.dialect());
+    let sql = format!(
+        "select {}{} order by {order}",
+        columns(db.dialect()),
+        filter.text
+    );
+    let mut rows = bind_all(sqlx::query(&sql), &filter.params).fetch(db.pool());
+    while let Some(r) = rows.next().await {
+        let row = row_to_record(&r?)?;
+        if out.send(row).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn list_filter(db: &Db, tenant: &str, list: &CompiledList, q: &ListQuery, viewer: &Viewer) -> Sql {
     let mut filter = Sql::new(db.dialect());
     filter
         .push(" from records where tenant_id = ")
@@ -297,9 +349,7 @@ pub async fn list(
         .scope
         .predicate(&mut filter, &viewer.user_id, &viewer.org_path);
     list.push_filters(q, &mut filter);
-
-    let order = list.order_by(q, db.dialect());
-    page(db, &filter, &order, q.page, q.page_size).await
+    filter
 }
 
 /// One form's part of an inbox: records of `form` in any of `states`, seen through `viewer`.

@@ -1,0 +1,537 @@
+//! Export endpoints: a list (its filters, sort, keyword and the reader's scope) as `.xlsx` or
+//! CSV, laid out by the list's columns, a pack template or columns the user picks. Up to
+//! [`DIRECT_LIMIT`] rows answer at once; more become a background job with progress, which
+//! its owner can cancel and whose file is kept for [`KEEP_HOURS`].
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use form_runtime::export::ExportTemplate;
+use form_runtime::FieldError;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Actor;
+use super::lists::list_query;
+use crate::export::{self, ExportPlan, FileFormat, Progress};
+use crate::startup::AppState;
+use crate::store::exports::{self as jobs, ExportJob, Outcome};
+use crate::store::{audit, new_id, now, packs, records};
+
+/// Most rows answered directly; a larger export becomes a job.
+pub const DIRECT_LIMIT: i64 = 10_000;
+
+/// How long a finished export's file is kept.
+pub const KEEP_HOURS: i64 = 24;
+
+/// Parameters of an export besides the list's own.
+struct Wanted {
+    format: FileFormat,
+    template: Option<String>,
+    columns: Option<Vec<String>>,
+    background: bool,
+}
+
+fn split(pairs: Vec<(String, String)>) -> ApiResult<(Wanted, Vec<(String, String)>)> {
+    let mut w = Wanted {
+        format: FileFormat::Xlsx,
+        template: None,
+        columns: None,
+        background: false,
+    };
+    let mut rest = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "format" => {
+                w.format = FileFormat::parse(&v).ok_or_else(|| {
+                    ApiError::Invalid(vec![FieldError::new(
+                        "/query/format",
+                        "enum",
+                        "格式应为 xlsx 或 csv",
+                        "format must be xlsx or csv",
+                    )])
+                })?
+            }
+            "template" => w.template = Some(v),
+            "columns" => {
+                w.columns = Some(
+                    v.split(',')
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect(),
+                )
+            }
+            "background" => w.background = v == "true",
+            _ => rest.push((k, v)),
+        }
+    }
+    Ok((w, rest))
+}
+
+/// Checks the request and works out the plan: permission, template, query, scope, masking.
+async fn plan(
+    app: &AppState,
+    actor: &Actor,
+    key: &str,
+    pairs: Vec<(String, String)>,
+) -> ApiResult<(ExportPlan, String)> {
+    let (list, form) = app
+        .catalog
+        .list(&app.db, actor.tenant(), key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("列表不存在".into()))?;
+    let viewer = actor
+        .viewer(app, &list.def.form)
+        .await?
+        .ok_or_else(|| ApiError::Forbidden("你没有查看此列表的权限".into()))?;
+    if !actor.may(app, &list.def.form, "export").await {
+        return Err(ApiError::Forbidden("你的角色不能导出此表单的数据".into()));
+    }
+    let query_text = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter())
+        .finish();
+    let (wanted, rest) = split(pairs)?;
+    let query = list_query(app, actor, &list, &rest).await?;
+    let bad = |ptr: &str, zh: String, en: String| {
+        ApiError::Invalid(vec![FieldError::new(ptr, "query", zh, en)])
+    };
+    let template = match (&wanted.template, &wanted.columns) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "/query/columns",
+                "模板与自选列只能选一种".into(),
+                "give either template or columns".into(),
+            ))
+        }
+        (Some(t), None) => {
+            let def = packs::export_templates(&app.db, actor.tenant(), &list.def.form)
+                .await?
+                .into_iter()
+                .find(|(k, _)| k == t)
+                .map(|(_, d)| d)
+                .ok_or_else(|| {
+                    bad(
+                        "/query/template",
+                        format!("没有导出模板「{t}」"),
+                        format!("there is no export template `{t}` for this list"),
+                    )
+                })?;
+            ExportTemplate::check(t, def, &form.fields, &form.schema, "")
+                .map_err(|e| anyhow::anyhow!("stored export template {t} is invalid: {e:?}"))?
+        }
+        (None, Some(cols)) => {
+            if cols.is_empty() || cols.len() > 200 {
+                return Err(bad(
+                    "/query/columns",
+                    "请选择 1 到 200 列".into(),
+                    "pick 1 to 200 columns".into(),
+                ));
+            }
+            let hidden = form.workflow.hidden_somewhere(&actor.roles);
+            if let Some(h) = cols.iter().find(|c| hidden.contains(*c)) {
+                return Err(bad(
+                    "/query/columns",
+                    format!("你无权导出「{}」", form.label(h)),
+                    format!("you may not export `{h}`"),
+                ));
+            }
+            ExportTemplate::plain(
+                "custom",
+                &list.def.label,
+                &list.def.form,
+                cols,
+                &form.fields,
+                &form.schema,
+            )
+            .map_err(|errs| {
+                let e = errs.first().map(|e| e.reason.clone()).unwrap_or_default();
+                bad(
+                    "/query/columns",
+                    format!("列不正确：{e}"),
+                    format!("bad columns: {e}"),
+                )
+            })?
+        }
+        (None, None) => {
+            // The list's own columns, under the list's own headings.
+            let cols: Vec<String> = list.def.columns.iter().map(|c| c.field.clone()).collect();
+            let mut t = ExportTemplate::plain(
+                "list",
+                &list.def.label,
+                &list.def.form,
+                &cols,
+                &form.fields,
+                &form.schema,
+            )
+            .map_err(|e| anyhow::anyhow!("list {key} cannot be exported: {e:?}"))?;
+            for (c, leaf) in list.def.columns.iter().zip(t.leaves.iter_mut()) {
+                if let Some(l) = &c.label {
+                    leaf.header = l.clone();
+                }
+            }
+            for (c, h) in list.def.columns.iter().zip(t.headers.iter_mut()) {
+                if let Some(l) = &c.label {
+                    h.text = l.clone();
+                }
+            }
+            t
+        }
+    };
+    let clear = actor.may(app, &list.def.form, "unmask").await;
+    let label = template.def.label.clone();
+    let plan = ExportPlan {
+        tenant: actor.tenant().to_string(),
+        roles: actor.roles.clone(),
+        list,
+        form,
+        template: Arc::new(template),
+        query,
+        viewer,
+        clear,
+        format: wanted.format,
+    };
+    let _ = wanted.background;
+    Ok((plan, format!("{label}|{query_text}")))
+}
+
+fn file_name(label: &str, at: &str, format: FileFormat) -> String {
+    let stamp: String = at.chars().filter(char::is_ascii_digit).take(14).collect();
+    let safe: String = label
+        .chars()
+        .map(|c| if "\\/:*?\"<>|".contains(c) { '_' } else { c })
+        .collect();
+    format!("{safe}-{stamp}.{}", format.ext())
+}
+
+fn attachment(name: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!(
+        "attachment; filename=\"export.{}\"; filename*=UTF-8''{encoded}",
+        name.rsplit('.').next().unwrap_or("xlsx")
+    )
+}
+
+/// Handles `GET /api/v1/lists/{list}/export`.
+pub async fn export_list(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(key): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(pairs) = query?;
+    let background = pairs.iter().any(|(k, v)| k == "background" && v == "true");
+    let (plan, described) = plan(&app, &actor, &key, pairs.clone()).await?;
+    let total = records::list_count(
+        &app.db,
+        actor.tenant(),
+        &plan.list,
+        &plan.query,
+        &plan.viewer,
+    )
+    .await?;
+    let label = plan.template.def.label.clone();
+    let format = plan.format;
+    let dir = export::dir(&app.data_dir, actor.tenant());
+    std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
+    let at = now();
+    let detail = json!({"list": key, "template": plan.template.key, "format": format.ext(), "rows": total, "clear": plan.clear, "query": described});
+
+    if total > DIRECT_LIMIT || background {
+        let id = new_id();
+        let job = ExportJob {
+            id: id.clone(),
+            user_id: actor.user.user_id.clone(),
+            list: key.clone(),
+            format: format.ext().into(),
+            query: url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter())
+                .finish(),
+            status: "running".into(),
+            rows_total: total,
+            rows_done: 0,
+            file_name: None,
+            file_size: None,
+            error: None,
+            created_at: at.clone(),
+            finished_at: None,
+            expires_at: None,
+        };
+        let mut tx = app.db.begin().await?;
+        jobs::create(&mut tx, actor.tenant(), &job).await?;
+        audit::append(
+            &mut tx,
+            actor.tenant(),
+            Some(&actor.user.user_id),
+            "list.export",
+            &id,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        let name = file_name(&label, &at, format);
+        tokio::spawn(run_job(
+            app.clone(),
+            actor.tenant().to_string(),
+            id.clone(),
+            plan,
+            dir.join(format!("{id}.{}", format.ext())),
+            name,
+        ));
+        let mut v = json!(job);
+        v["status_url"] = json!(format!("/api/v1/export-jobs/{id}"));
+        return Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, format!("/api/v1/export-jobs/{id}"))],
+            Json(v),
+        )
+            .into_response());
+    }
+
+    let tmp = dir.join(format!("direct-{}.{}", new_id(), format.ext()));
+    let rows = export::write(&app, plan, &tmp, Arc::new(Progress::default())).await?;
+    let bytes = tokio::fs::read(&tmp).await.map_err(anyhow::Error::from)?;
+    let _ = tokio::fs::remove_file(&tmp).await;
+    let mut tx = app.db.begin().await?;
+    let mut detail = detail;
+    detail["rows"] = json!(rows);
+    audit::append(
+        &mut tx,
+        actor.tenant(),
+        Some(&actor.user.user_id),
+        "list.export",
+        &key,
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    let name = file_name(&label, &at, format);
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, attachment(&name)),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Runs a job to its end, storing progress every second and stopping when cancelled.
+async fn run_job(
+    app: AppState,
+    tenant: String,
+    id: String,
+    plan: ExportPlan,
+    path: std::path::PathBuf,
+    name: String,
+) {
+    let progress = Arc::new(Progress::default());
+    let watcher = {
+        let (app, tenant, id, progress) =
+            (app.clone(), tenant.clone(), id.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                let done = progress.rows.load(Ordering::Relaxed) as i64;
+                match jobs::beat(&app.db, &tenant, &id, done, &now()).await {
+                    Ok(s) if s == "cancelling" => progress.cancel.store(true, Ordering::Relaxed),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = ?e, job = %id, "cannot store export progress"),
+                }
+            }
+        })
+    };
+    let result = export::write(&app, plan, &path, progress.clone()).await;
+    watcher.abort();
+    let at = now();
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(KEEP_HOURS))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let rows = progress.rows.load(Ordering::Relaxed) as i64;
+    let size = std::fs::metadata(&path)
+        .map(|m| m.len() as i64)
+        .unwrap_or(0);
+    let stored = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let _ = name;
+    let outcome = match &result {
+        Ok(n) => Outcome {
+            status: "done",
+            rows: *n as i64,
+            file: Some((&stored, size)),
+            error: None,
+            at: &at,
+            expires_at: Some(&expires),
+        },
+        Err(e) if progress.cancel.load(Ordering::Relaxed) => {
+            let _ = e;
+            Outcome {
+                status: "cancelled",
+                rows,
+                file: None,
+                error: None,
+                at: &at,
+                expires_at: None,
+            }
+        }
+        Err(_) => Outcome {
+            status: "failed",
+            rows,
+            file: None,
+            error: Some("导出失败 / the export failed"),
+            at: &at,
+            expires_at: None,
+        },
+    };
+    if let Err(e) = &result {
+        if !progress.cancel.load(Ordering::Relaxed) {
+            tracing::error!(error = ?e, job = %id, "export failed");
+        }
+    }
+    if let Err(e) = jobs::finish(&app.db, &tenant, &id, &outcome).await {
+        tracing::error!(error = ?e, job = %id, "cannot record the end of an export");
+    }
+}
+
+async fn own_job(app: &AppState, actor: &Actor, id: &str) -> ApiResult<ExportJob> {
+    jobs::get(&app.db, actor.tenant(), id)
+        .await?
+        .filter(|j| j.user_id == actor.user.user_id)
+        .ok_or_else(|| ApiError::NotFound("没有这个导出任务".into()))
+}
+
+fn job_json(j: &ExportJob) -> Value {
+    let mut v = json!(j);
+    if j.status == "done" {
+        v["file_url"] = json!(format!("/api/v1/export-jobs/{}/file", j.id));
+    }
+    v
+}
+
+/// Handles `GET /api/v1/export-jobs`: the user's own export jobs, newest first.
+pub async fn list_jobs(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+    let items: Vec<Value> = jobs::of_user(&app.db, actor.tenant(), &actor.user.user_id)
+        .await?
+        .iter()
+        .map(job_json)
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// Handles `GET /api/v1/export-jobs/{id}`: status and progress.
+pub async fn get_job(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(job_json(&own_job(&app, &actor, &id).await?)))
+}
+
+/// Handles `GET /api/v1/export-jobs/{id}/file`: the finished file.
+pub async fn job_file(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let j = own_job(&app, &actor, &id).await?;
+    let (Some(stored), "done") = (&j.file_name, j.status.as_str()) else {
+        return Err(ApiError::Conflict {
+            code: "export_not_ready",
+            message: format!("导出任务状态为「{}」，没有可下载的文件", j.status),
+        });
+    };
+    let format = FileFormat::parse(&j.format).unwrap_or(FileFormat::Xlsx);
+    let path = export::dir(&app.data_dir, actor.tenant()).join(stored);
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| ApiError::NotFound("文件已过期".into()))?;
+    let stream = tokio_util::io::ReaderStream::new(file);
+    let label = j.list.clone();
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                attachment(&file_name(&label, &j.created_at, format)),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Handles `DELETE /api/v1/export-jobs/{id}`: cancels a running job, or deletes a finished
+/// job's file.
+pub async fn delete_job(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let j = own_job(&app, &actor, &id).await?;
+    match j.status.as_str() {
+        "running" => {
+            jobs::cancel(&app.db, actor.tenant(), &id).await?;
+        }
+        "done" => {
+            if let Some(f) = &j.file_name {
+                let _ = tokio::fs::remove_file(export::dir(&app.data_dir, actor.tenant()).join(f))
+                    .await;
+            }
+            jobs::expire(&app.db, actor.tenant(), &id).await?;
+        }
+        _ => {}
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Handles `GET /api/v1/lists/{list}/export-templates`: the layouts a list can be exported
+/// with — its own columns, and the pack's templates for its form.
+pub async fn list_templates(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (list, form) = app
+        .catalog
+        .list(&app.db, actor.tenant(), &key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("列表不存在".into()))?;
+    if actor.viewer(&app, &list.def.form).await?.is_none() {
+        return Err(ApiError::Forbidden("你没有查看此列表的权限".into()));
+    }
+    let mut items = vec![json!({"key": null, "label": format!("{}（列表列）", list.def.label)})];
+    for (k, d) in packs::export_templates(&app.db, actor.tenant(), &list.def.form).await? {
+        items.push(json!({"key": k, "label": d.label, "sheet_per": d.sheet_per}));
+    }
+    let columns: Vec<Value> = form
+        .fields
+        .iter()
+        .filter(|(k, _)| !form.workflow.hidden_somewhere(&actor.roles).contains(*k))
+        .map(|(k, f)| json!({"field": k, "label": f.label}))
+        .collect();
+    Ok(Json(
+        json!({"items": items, "columns": columns, "direct_limit": DIRECT_LIMIT}),
+    ))
+}
+
+/// Deletes expired export files and fails jobs whose server stopped; run by the timer job.
+pub async fn sweep(app: &AppState) -> anyhow::Result<()> {
+    let at = now();
+    for (tenant, id, file) in jobs::due_for_deletion(&app.db, &at).await? {
+        let _ = tokio::fs::remove_file(export::dir(&app.data_dir, &tenant).join(&file)).await;
+        jobs::expire(&app.db, &tenant, &id).await?;
+    }
+    let stale = (chrono::Utc::now() - chrono::Duration::minutes(2))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    jobs::fail_abandoned(&app.db, &stale, &at).await?;
+    Ok(())
+}
