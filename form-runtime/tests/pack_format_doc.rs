@@ -280,7 +280,7 @@ fn every_example_in_the_pack_manual_loads() {
 
     // The `pack check` line the manual shows for the example pack.
     let ok = format!(
-        "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} role(s))",
+        "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} export template(s), {} role(s))",
         pack.manifest.id,
         pack.manifest.version,
         pack.forms.len(),
@@ -289,6 +289,7 @@ fn every_example_in_the_pack_manual_loads() {
         pack.statistics.len(),
         pack.documents.len(),
         pack.batches.len(),
+        pack.exports.len(),
         pack.roles.len()
     );
     assert!(manual().contains(&ok), "the manual should show `{ok}`");
@@ -642,6 +643,9 @@ fn the_manual_documents_every_keyword_action_scope_and_system_field() {
         "take",
         "ties",
         "others",
+        // Export templates (6.6).
+        "footer",
+        "sheet_per",
     ];
     for k in toml {
         assert!(has_row(k), "a keyword table has `{k}`");
