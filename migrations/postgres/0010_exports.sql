@@ -32,3 +32,16 @@ create table export_jobs (
     constraint export_jobs_pkey primary key (tenant_id, job_id)
 );
 create index export_jobs_user_idx on export_jobs (tenant_id, user_id, created_at);
+
+-- A user's own column choices for a list (自定义导出模版), usable as `template=mine:<id>`.
+create table personal_export_templates (
+    tenant_id    text not null references tenants (tenant_id),
+    template_id  text not null,
+    user_id      text not null,
+    list_key     text not null,
+    name         text not null,
+    columns      text not null,
+    created_at   text not null,
+    constraint personal_export_templates_pkey primary key (tenant_id, template_id),
+    constraint personal_export_templates_name_key unique (tenant_id, user_id, list_key, name)
+);

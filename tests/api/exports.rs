@@ -289,3 +289,72 @@ async fn a_background_export_reports_progress_and_its_file_and_can_be_cancelled(
         .collect();
     assert!(left.is_empty(), "no file of a cancelled export");
 }
+
+#[tokio::test]
+async fn a_user_saves_their_own_columns_and_exports_with_them() {
+    let app = TestApp::spawn().await;
+    let pudong = app.login("redcross", "pudong_staff").await;
+    file(&pudong, 1, "自选").await;
+    let finance = app.login("redcross", "finance").await;
+    let path = "/api/v1/lists/fire_relief_all/export-templates";
+    let (s, b) = finance
+        .post(
+            path,
+            json!({"name": "", "columns": ["applicant_name", "nope"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let ptrs: Vec<&str> = b["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(ptrs, ["/name", "/columns/1"]);
+    let (s, mine) = finance
+        .post(path, json!({"name": "我的简表", "columns": ["app_no", "applicant_name", "requested_amount"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{mine}");
+    let (s, _) = finance
+        .post(path, json!({"name": "我的简表", "columns": ["app_no"]}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let key = mine["key"].as_str().unwrap();
+    let (_, listed) = finance.get(path).await;
+    assert!(listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["key"] == key));
+    // Someone else neither sees nor uses it.
+    let city = app.login("redcross", "city_reviewer").await;
+    let (_, theirs) = city.get(path).await;
+    assert!(!theirs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["key"] == key));
+    let (s, _) = city
+        .get(&format!(
+            "/api/v1/lists/fire_relief_all/export?template={key}"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (s, _, bytes) = finance
+        .download(&format!(
+            "/api/v1/lists/fire_relief_all/export?format=csv&template={key}"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(bytes).unwrap();
+    assert_eq!(
+        text.trim_start_matches('\u{feff}').lines().next().unwrap(),
+        "申请编号,申请人姓名,申请金额（元）"
+    );
+    let id = mine["id"].as_str().unwrap();
+    let (s, _) = finance.delete(&format!("{path}/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = finance.delete(&format!("{path}/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

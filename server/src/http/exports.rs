@@ -94,7 +94,28 @@ async fn plan(
     let query_text = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs.iter())
         .finish();
-    let (wanted, rest) = split(pairs)?;
+    let (mut wanted, rest) = split(pairs)?;
+    // A user's own template is their saved column choice.
+    if let Some(id) = wanted
+        .template
+        .as_deref()
+        .and_then(|t| t.strip_prefix("mine:"))
+    {
+        let mine = jobs::personal_of(&app.db, actor.tenant(), &actor.user.user_id, key)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| {
+                ApiError::Invalid(vec![FieldError::new(
+                    "/query/template",
+                    "query",
+                    "没有这个个人导出模板",
+                    "there is no such personal export template",
+                )])
+            })?;
+        wanted.template = None;
+        wanted.columns = Some(mine.columns);
+    }
     let query = list_query(app, actor, &list, &rest).await?;
     let bad = |ptr: &str, zh: String, en: String| {
         ApiError::Invalid(vec![FieldError::new(ptr, "query", zh, en)])
@@ -507,9 +528,14 @@ pub async fn list_templates(
     if actor.viewer(&app, &list.def.form).await?.is_none() {
         return Err(ApiError::Forbidden("你没有查看此列表的权限".into()));
     }
-    let mut items = vec![json!({"key": null, "label": format!("{}（列表列）", list.def.label)})];
+    let mut items = vec![
+        json!({"key": null, "label": format!("{}（列表列）", list.def.label), "kind": "list"}),
+    ];
     for (k, d) in packs::export_templates(&app.db, actor.tenant(), &list.def.form).await? {
-        items.push(json!({"key": k, "label": d.label, "sheet_per": d.sheet_per}));
+        items.push(json!({"key": k, "label": d.label, "sheet_per": d.sheet_per, "kind": "pack"}));
+    }
+    for p in jobs::personal_of(&app.db, actor.tenant(), &actor.user.user_id, &key).await? {
+        items.push(json!({"key": format!("mine:{}", p.id), "label": p.name, "columns": p.columns, "kind": "personal"}));
     }
     let columns: Vec<Value> = form
         .fields
@@ -534,4 +560,103 @@ pub async fn sweep(app: &AppState) -> anyhow::Result<()> {
         .to_string();
     jobs::fail_abandoned(&app.db, &stale, &at).await?;
     Ok(())
+}
+
+/// Body of `POST /api/v1/lists/{list}/export-templates`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPersonal {
+    /// Its name (1–50 characters).
+    name: String,
+    /// The fields, in order.
+    columns: Vec<String>,
+}
+
+/// Handles `POST /api/v1/lists/{list}/export-templates`: saves the user's own column choice
+/// (自定义导出模版), usable as `template=mine:<id>`.
+pub async fn save_personal(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(key): Path<String>,
+    super::extract::Body(req): super::extract::Body<NewPersonal>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (list, form) = app
+        .catalog
+        .list(&app.db, actor.tenant(), &key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("列表不存在".into()))?;
+    if actor.viewer(&app, &list.def.form).await?.is_none()
+        || !actor.may(&app, &list.def.form, "export").await
+    {
+        return Err(ApiError::Forbidden("你的角色不能导出此表单的数据".into()));
+    }
+    let name = req.name.trim().to_string();
+    let mut errs = Vec::new();
+    if name.is_empty() || name.chars().count() > 50 {
+        errs.push(FieldError::new(
+            "/name",
+            "length",
+            "名称应为 1 到 50 个字",
+            "the name must be 1 to 50 characters",
+        ));
+    }
+    if req.columns.is_empty() || req.columns.len() > 200 {
+        errs.push(FieldError::new(
+            "/columns",
+            "items",
+            "请选择 1 到 200 列",
+            "pick 1 to 200 columns",
+        ));
+    }
+    let hidden = form.workflow.hidden_somewhere(&actor.roles);
+    for (i, c) in req.columns.iter().enumerate() {
+        let known = form.fields.contains_key(c)
+            || form_runtime::export::SYSTEM_COLUMNS
+                .iter()
+                .any(|(k, _)| k == c);
+        if !known || hidden.contains(c) {
+            errs.push(FieldError::new(
+                format!("/columns/{i}"),
+                "enum",
+                format!("没有可导出的列「{c}」"),
+                format!("`{c}` is not a column you can export"),
+            ));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let p = jobs::Personal {
+        id: new_id(),
+        list: key,
+        name,
+        columns: req.columns,
+        created_at: now(),
+    };
+    let mut tx = app.db.begin().await?;
+    if !jobs::save_personal(&mut tx, actor.tenant(), &actor.user.user_id, &p).await? {
+        return Err(ApiError::Conflict {
+            code: "name_taken",
+            message: format!("你已有名为「{}」的导出模板", p.name),
+        });
+    }
+    tx.commit().await?;
+    let mut v = json!(p);
+    v["key"] = json!(format!("mine:{}", p.id));
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// Handles `DELETE /api/v1/lists/{list}/export-templates/{id}`: deletes one of the user's
+/// own templates.
+pub async fn delete_personal(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path((_list, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let mut tx = app.db.begin().await?;
+    if !jobs::delete_personal(&mut tx, actor.tenant(), &actor.user.user_id, &id).await? {
+        return Err(ApiError::NotFound("没有这个个人导出模板".into()));
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

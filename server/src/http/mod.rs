@@ -136,6 +136,16 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/lists/{list}/export-templates",
             get(exports::list_templates),
         ),
+        route(
+            "POST",
+            "/api/v1/lists/{list}/export-templates",
+            post(exports::save_personal),
+        ),
+        route(
+            "DELETE",
+            "/api/v1/lists/{list}/export-templates/{id}",
+            delete(exports::delete_personal),
+        ),
         route("GET", "/api/v1/export-jobs", get(exports::list_jobs)),
         route("GET", "/api/v1/export-jobs/{id}", get(exports::get_job)),
         route(

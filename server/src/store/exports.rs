@@ -226,3 +226,90 @@ pub async fn fail_abandoned(db: &Db, stale: &str, now: &str) -> sqlx::Result<u64
     tx.commit().await?;
     Ok(n)
 }
+
+/// A user's own export columns for a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Personal {
+    /// Its id (`template=mine:<id>`).
+    pub id: String,
+    /// The list.
+    pub list: String,
+    /// Its name.
+    pub name: String,
+    /// The fields, in order.
+    pub columns: Vec<String>,
+    /// Saved at.
+    pub created_at: String,
+}
+
+fn personal(r: &sqlx::any::AnyRow) -> anyhow::Result<Personal> {
+    Ok(Personal {
+        id: r.try_get("template_id")?,
+        list: r.try_get("list_key")?,
+        name: r.try_get("name")?,
+        columns: serde_json::from_str(&r.try_get::<String, _>("columns")?)?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Saves a user's template; false when they already have one of that name for the list.
+pub async fn save_personal(
+    tx: &mut Tx,
+    tenant: &str,
+    user_id: &str,
+    p: &Personal,
+) -> anyhow::Result<bool> {
+    let n = sqlx::query(
+        "insert into personal_export_templates (tenant_id, template_id, user_id, list_key, name, columns, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (tenant_id, user_id, list_key, name) do nothing",
+    )
+    .bind(tenant)
+    .bind(&p.id)
+    .bind(user_id)
+    .bind(&p.list)
+    .bind(&p.name)
+    .bind(serde_json::to_string(&p.columns)?)
+    .bind(&p.created_at)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// A user's templates for a list, by name.
+pub async fn personal_of(
+    db: &Db,
+    tenant: &str,
+    user_id: &str,
+    list: &str,
+) -> anyhow::Result<Vec<Personal>> {
+    let rows = sqlx::query(
+        "select template_id, list_key, name, columns, created_at from personal_export_templates \
+         where tenant_id = $1 and user_id = $2 and list_key = $3 order by name",
+    )
+    .bind(tenant)
+    .bind(user_id)
+    .bind(list)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(personal).collect()
+}
+
+/// Deletes one of a user's templates; false when they have none with that id.
+pub async fn delete_personal(
+    tx: &mut Tx,
+    tenant: &str,
+    user_id: &str,
+    id: &str,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "delete from personal_export_templates where tenant_id = $1 and user_id = $2 and template_id = $3",
+    )
+    .bind(tenant)
+    .bind(user_id)
+    .bind(id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
