@@ -59,6 +59,44 @@ pub struct Inner {
     pub data_dir: PathBuf,
 }
 
+/// Connects, migrates, seeds the demo if asked and the database is empty, loads policies
+/// and keys: everything a server or an operator command needs, without listening.
+pub async fn state(config: &Config) -> anyhow::Result<(AppState, Option<DemoReport>)> {
+    let db = Db::connect(&config.database_url, config.max_connections).await?;
+    db.migrate().await?;
+    let demo = if config.demo && !tenants::any(&db).await? {
+        let password = config
+            .demo_password
+            .clone()
+            .unwrap_or_else(crate::password::generate);
+        Some(
+            seed::demo(&db, &password)
+                .await
+                .context("seeding the demo tenants failed")?,
+        )
+    } else {
+        None
+    };
+    let authz = Authz::load(&db).await?;
+    let key_source = config
+        .master_key
+        .clone()
+        .unwrap_or_else(|| KeySource::Generate(config.data_dir.join("master.key")));
+    let keys = Keyring::new(MasterKey::load(&key_source)?);
+    keys.check(&db).await?;
+    let storage = Arc::new(LocalStorage::new(&config.data_dir)?);
+    let state = Arc::new(Inner {
+        db,
+        authz,
+        catalog: Catalog::default(),
+        session_hours: config.session_hours,
+        storage,
+        keys,
+        data_dir: config.data_dir.clone(),
+    });
+    Ok((state, demo))
+}
+
 /// Cheap-to-clone handle on the shared state.
 pub type AppState = Arc<Inner>;
 
@@ -77,38 +115,7 @@ impl App {
     /// Connects, migrates, seeds the demo if asked and the database is empty, loads policies
     /// and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let db = Db::connect(&config.database_url, config.max_connections).await?;
-        db.migrate().await?;
-        let demo = if config.demo && !tenants::any(&db).await? {
-            let password = config
-                .demo_password
-                .clone()
-                .unwrap_or_else(crate::password::generate);
-            Some(
-                seed::demo(&db, &password)
-                    .await
-                    .context("seeding the demo tenants failed")?,
-            )
-        } else {
-            None
-        };
-        let authz = Authz::load(&db).await?;
-        let key_source = config
-            .master_key
-            .clone()
-            .unwrap_or_else(|| KeySource::Generate(config.data_dir.join("master.key")));
-        let keys = Keyring::new(MasterKey::load(&key_source)?);
-        keys.check(&db).await?;
-        let storage = Arc::new(LocalStorage::new(&config.data_dir)?);
-        let state = Arc::new(Inner {
-            db,
-            authz,
-            catalog: Catalog::default(),
-            session_hours: config.session_hours,
-            storage,
-            keys,
-            data_dir: config.data_dir.clone(),
-        });
+        let (state, demo) = state(&config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -270,6 +270,73 @@ fn operator_commands_create_a_tenant_install_a_pack_and_add_a_user() {
         &[],
     );
     assert!(!ok && out.contains("does not exist"), "{out}");
+
+    // An operator exports a list as one of the tenant's users, with plain progress lines
+    // when not on a terminal, and the user's grants apply.
+    let (ok, out) = run(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "jinshan",
+            "--username",
+            "js_fin",
+            "--name",
+            "财务",
+            "--unit",
+            "js",
+            "--role",
+            "finance",
+            "--data-dir",
+            d,
+        ],
+        &[("FORMWORK_PASSWORD", "a-long-password")],
+    );
+    assert!(ok, "{out}");
+    let csv = data.path().join("台账.csv");
+    let csv_s = csv.to_str().expect("utf-8");
+    let (ok, out) = run(
+        &[
+            "export",
+            "fire_relief_all",
+            "--tenant",
+            "jinshan",
+            "--as",
+            "js_fin",
+            "--out",
+            csv_s,
+            "-p",
+            "columns=app_no,applicant_name",
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(ok && out.contains("exported 0 rows"), "{out}");
+    let text = std::fs::read_to_string(&csv).expect("csv written");
+    assert_eq!(
+        text.trim_start_matches('\u{feff}').trim_end(),
+        "申请编号,申请人姓名"
+    );
+    let (ok, out) = run(
+        &[
+            "export",
+            "fire_relief_all",
+            "--tenant",
+            "jinshan",
+            "--as",
+            "zj_staff",
+            "--out",
+            csv_s,
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(
+        !ok && out.contains("不能导出"),
+        "district staff hold no export grant: {out}"
+    );
 }
 
 #[test]

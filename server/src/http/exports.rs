@@ -73,7 +73,7 @@ fn split(pairs: Vec<(String, String)>) -> ApiResult<(Wanted, Vec<(String, String
 }
 
 /// Checks the request and works out the plan: permission, template, query, scope, masking.
-async fn plan(
+pub async fn plan(
     app: &AppState,
     actor: &Actor,
     key: &str,

@@ -175,6 +175,36 @@ pub async fn session_user(
     .transpose()
 }
 
+/// An unlocked user by login name, as a session would resolve them (operator commands act
+/// as a user this way).
+pub async fn by_username(
+    db: &Db,
+    tenant: &str,
+    username: &str,
+) -> sqlx::Result<Option<SessionUser>> {
+    let row = sqlx::query(
+        "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path \
+         from users u join org_units o on o.tenant_id = u.tenant_id and o.unit_id = u.unit_id \
+         where u.tenant_id = $1 and u.username = $2 and u.locked = 0",
+    )
+    .bind(tenant)
+    .bind(username)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(SessionUser {
+            tenant: tenant.to_string(),
+            user_id: r.try_get("user_id")?,
+            username: r.try_get("username")?,
+            display_name: r.try_get("display_name")?,
+            unit_id: r.try_get("unit_id")?,
+            unit_name: r.try_get("unit_name")?,
+            org_path: r.try_get("path")?,
+        })
+    })
+    .transpose()
+}
+
 /// Ends a session.
 pub async fn delete_session(tx: &mut Tx, tenant: &str, token_hash: &str) -> sqlx::Result<()> {
     sqlx::query("delete from sessions where tenant_id = $1 and token_hash = $2")
