@@ -12,6 +12,7 @@ pub mod error;
 pub mod expr;
 pub mod form;
 pub mod formats;
+pub mod import;
 pub mod key;
 pub mod list;
 pub mod org;

@@ -13,6 +13,7 @@ pub mod effects;
 pub mod error;
 pub mod extract;
 pub mod forms;
+pub mod imports;
 pub mod lang;
 pub mod lists;
 pub mod notifications;
@@ -204,6 +205,21 @@ pub fn routes() -> Vec<Route> {
             "GET",
             "/api/v1/attachments/{id}/meta",
             get(attachments::get_meta),
+        ),
+        route(
+            "POST",
+            "/api/v1/forms/{form}/imports",
+            post(imports::import_records),
+        ),
+        route(
+            "GET",
+            "/api/v1/forms/{form}/import-template.xlsx",
+            get(imports::import_template),
+        ),
+        route(
+            "GET",
+            "/api/v1/imports/{id}/errors.xlsx",
+            get(imports::error_workbook),
         ),
     ]
 }

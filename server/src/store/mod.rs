@@ -7,6 +7,7 @@
 
 pub mod attachments;
 pub mod audit;
+pub mod imports;
 pub mod keys;
 pub mod notify;
 pub mod packs;
