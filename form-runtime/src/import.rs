@@ -757,6 +757,9 @@ fn convert(kind: &Kind, cell: &Cell) -> Result<Value, Why> {
             // Excel keeps 15 significant digits; what lies beyond is binary noise
             // (0.1 + 0.2 = 0.30000000000000004), not the user's value.
             let clean: f64 = format!("{n:.14e}").parse().unwrap_or(n);
+            if clean.fract() == 0.0 && clean.abs() < 9.0e15 {
+                return Ok(Value::Number(Number::from(clean as i64)));
+            }
             Number::from_f64(clean).map(Value::Number).ok_or_else(|| {
                 (
                     format!("「{}」不是数字", cell.text()),

@@ -7,6 +7,7 @@ mod documents;
 mod flow;
 mod form_language;
 mod harness;
+mod imports;
 mod list_filters;
 mod lists;
 mod openapi;
