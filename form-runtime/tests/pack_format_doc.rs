@@ -247,6 +247,8 @@ fn every_example_in_the_pack_manual_loads() {
     assert_eq!(pack.forms["loan"].workflow, "loan");
     assert_eq!(keys(&pack.workflows), ["loan"]);
     assert_eq!(keys(&pack.lists), ["loan_ledger", "my_loans"]);
+    assert_eq!(keys(&pack.imports), ["loan_batch"]);
+    assert_eq!(pack.imports["loan_batch"].action.as_deref(), Some("submit"));
     assert_eq!(
         keys(&pack.roles),
         ["auditor", "borrower", "keeper", "manager"]
