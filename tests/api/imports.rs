@@ -81,7 +81,6 @@ const BATCH: &[&str] = &[
     "火灾地址",
     "房屋性质",
     "居住身份",
-    "起火原因",
     "死亡人数",
     "受伤人数",
     "伤亡情况说明",
@@ -107,7 +106,6 @@ fn batch_row(i: usize) -> Vec<Value> {
         a["fire_address"].clone(),
         a["housing_type"].clone(),
         a["residency_type"].clone(),
-        a["fire_cause"].clone(),
         a["deaths"].clone(),
         a["injured"].clone(),
         json!("一人轻伤"),
@@ -151,7 +149,7 @@ async fn three_bad_rows_among_a_thousand_import_nothing_unless_valid_only() {
     let staff = app.login("redcross", "pudong_staff").await;
     let mut rows: Vec<Vec<Value>> = (0..1000).map(batch_row).collect();
     rows[9][1] = json!("110105194912310021"); // Excel row 11, column B: checksum wrong
-    rows[499][16] = json!("很多"); // row 501, column Q: not a number
+    rows[499][15] = json!("很多"); // row 501, column P: not a number
     rows[999][3] = json!("火星区"); // row 1001, column D: not a district
     let book = workbook("申请", BATCH, &rows);
 
@@ -185,7 +183,7 @@ async fn three_bad_rows_among_a_thousand_import_nothing_unless_valid_only() {
         named,
         [
             (11, "B", "id_number", "format"),
-            (501, "Q", "requested_amount", "convert"),
+            (501, "P", "requested_amount", "convert"),
             (1001, "D", "district", "convert")
         ]
     );
@@ -218,22 +216,22 @@ async fn three_bad_rows_among_a_thousand_import_nothing_unless_valid_only() {
         .contains("spreadsheetml"));
     let got = sheet_rows(&bytes, "申请-错误行");
     assert_eq!(got.len(), 4, "header and three rows");
-    assert_eq!(got[0][20..], ["原行号".to_string(), "错误原因".to_string()]);
+    assert_eq!(got[0][19..], ["原行号".to_string(), "错误原因".to_string()]);
     assert_eq!(got[1][1], "110105194912310021");
     assert_eq!(
         (
-            got[1][20].as_str(),
-            got[2][20].as_str(),
-            got[3][20].as_str()
+            got[1][19].as_str(),
+            got[2][19].as_str(),
+            got[3][19].as_str()
         ),
         ("11", "501", "1001")
     );
     assert!(
-        got[2][21].starts_with("Q列「申请金额（元）」"),
+        got[2][20].starts_with("P列「申请金额（元）」"),
         "{}",
-        got[2][21]
+        got[2][20]
     );
-    assert_eq!(got[2][16], "很多");
+    assert_eq!(got[2][15], "很多");
 
     let (s, b) = import(&staff, "?template=fire_relief_batch&mode=valid_only", book).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
@@ -266,7 +264,7 @@ async fn a_row_whose_id_number_matches_updates_that_record() {
     let id = existing["id"].as_str().unwrap();
 
     let mut changed = batch_row(7);
-    changed[16] = json!(12345.5);
+    changed[15] = json!(12345.5);
     // The key is matched by its blind index (the value is sensitive), spaces trimmed.
     changed[1] = json!(format!(" {} ", id_number(7)));
     let book = workbook("申请", BATCH, &[changed, batch_row(8)]);
