@@ -410,7 +410,7 @@ impl Importer {
                 .filter(|(_, p)| not_importable(p).is_none())
                 .filter_map(|(k, p)| {
                     let title = p.get("title").and_then(Value::as_str).unwrap_or(k);
-                    column(k, title, &[k.clone()])
+                    column(k, title, std::slice::from_ref(k))
                 })
                 .collect(),
         };

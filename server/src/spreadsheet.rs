@@ -455,12 +455,11 @@ pub fn template(sheet: &str, columns: &[ColumnHelp]) -> Result<Vec<u8>, XlsxErro
     {
         let ws = book.add_worksheet();
         ws.set_name("选项")?;
-        let mut list_col = 0u16;
-        for col in columns.iter().filter(|c| !c.choices.is_empty()) {
+        let lists = columns.iter().filter(|c| !c.choices.is_empty());
+        for (list_col, col) in lists.enumerate() {
             for (r, choice) in col.choices.iter().enumerate() {
-                ws.write_string(r as u32, list_col, choice)?;
+                ws.write_string(r as u32, list_col as u16, choice)?;
             }
-            list_col += 1;
         }
         ws.set_hidden(true);
     }

@@ -368,13 +368,12 @@ async fn check_rows(job: &Job<'_>, skip: &BTreeMap<usize, Vec<RowError>>) -> Api
             Ok(d) => d,
             Err(errs) => {
                 let fe: Vec<FieldError> = errs.iter().map(|e| e.to_field_error()).collect();
-                checked.rejected.insert(i, located(job, i, &fe, "convert"));
+                checked.rejected.insert(i, located(job, i, &fe));
                 continue;
             }
         };
         let outcome = check_row(
             job,
-            i,
             data,
             &mut keys_seen,
             &sensitive,
@@ -395,7 +394,6 @@ async fn check_rows(job: &Job<'_>, skip: &BTreeMap<usize, Vec<RowError>>) -> Api
 /// One row: a new record, or (when the key finds one) an edit of an existing record.
 async fn check_row(
     job: &Job<'_>,
-    i: usize,
     data: Map<String, Value>,
     seen: &mut HashSet<Vec<String>>,
     sensitive: &[String],
@@ -470,7 +468,6 @@ async fn check_row(
             }
         }
     }
-    let _ = i;
     let new = NewRecord {
         data: Value::Object(data),
         action: imp.action.as_deref(),
@@ -492,7 +489,7 @@ fn invalid(field: &str, rule: &str, zh: String, en: String) -> ApiError {
 /// A refusal of row `i` as row errors.
 fn row_errors(job: &Job<'_>, i: usize, e: &ApiError) -> Vec<RowError> {
     match e {
-        ApiError::Invalid(f) => located(job, i, f, "invalid"),
+        ApiError::Invalid(f) => located(job, i, f),
         other => {
             let body = other.body();
             let code = body["code"].as_str().unwrap_or("invalid").to_string();
@@ -512,7 +509,7 @@ fn row_errors(job: &Job<'_>, i: usize, e: &ApiError) -> Vec<RowError> {
 }
 
 /// Field errors of row `i` with the column each one is in.
-fn located(job: &Job<'_>, i: usize, errs: &[FieldError], _kind: &str) -> Vec<RowError> {
+fn located(job: &Job<'_>, i: usize, errs: &[FieldError]) -> Vec<RowError> {
     let row = job.sheet.rows[i].0;
     errs.iter()
         .map(|f| {
