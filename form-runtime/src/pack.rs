@@ -9,6 +9,7 @@
 //! documents/<key>.json printable documents and their templates
 //! batches/<key>.json   batch rules: rank records and fire a transition for the top
 //! exports/<key>.json   export templates: spreadsheet layouts of a form's records
+//! imports/<key>.json   import templates: workbook columns → fields, upsert key, action
 //! catalogues/<key>.json option lists and trees
 //! roles.toml           roles, data scopes, grants
 //! ```
@@ -113,6 +114,8 @@ pub struct Pack {
     pub batches: BTreeMap<String, crate::batch_rule::BatchRuleDef>,
     /// Export templates by key.
     pub exports: BTreeMap<String, crate::export::ExportDef>,
+    /// Import templates (导入模板) by key.
+    pub imports: BTreeMap<String, crate::import::ImportDef>,
 }
 
 /// One Casbin policy line a pack grants: role may do `action` on `object` (a form key or `*`).
@@ -417,6 +420,29 @@ impl Pack {
             }
         }
 
+        let mut imports = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "imports/", ".json", &mut errs) {
+            let Some(def) = parse_json::<crate::import::ImportDef>(&file, bytes, &mut errs) else {
+                continue;
+            };
+            match forms.get(&def.form) {
+                Some((_, form)) => {
+                    let wf = parsed_workflows.get(&form.workflow);
+                    let found = crate::import::Importer::check(&def, &form.schema, wf, &file);
+                    if found.is_empty() {
+                        imports.insert(key, def);
+                    } else {
+                        errs.extend(found);
+                    }
+                }
+                None => errs.push(PackError::new(
+                    &file,
+                    "/form",
+                    format!("form `{}` is not defined in forms/", def.form),
+                )),
+            }
+        }
+
         for (rk, role) in &roles {
             if rk == BUILTIN_ADMIN {
                 errs.push(PackError::new(
@@ -482,6 +508,7 @@ impl Pack {
                     "catalogues/",
                     "batches/",
                     "exports/",
+                    "imports/",
                 ]
                 .iter()
                 .any(|d| path.starts_with(d))
@@ -510,6 +537,7 @@ impl Pack {
                 documents,
                 batches,
                 exports,
+                imports,
             }),
             _ => Err(errs),
         }

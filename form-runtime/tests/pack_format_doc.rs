@@ -247,6 +247,8 @@ fn every_example_in_the_pack_manual_loads() {
     assert_eq!(pack.forms["loan"].workflow, "loan");
     assert_eq!(keys(&pack.workflows), ["loan"]);
     assert_eq!(keys(&pack.lists), ["loan_ledger", "my_loans"]);
+    assert_eq!(keys(&pack.imports), ["loan_batch"]);
+    assert_eq!(pack.imports["loan_batch"].action.as_deref(), Some("submit"));
     assert_eq!(
         keys(&pack.roles),
         ["auditor", "borrower", "keeper", "manager"]
@@ -280,7 +282,7 @@ fn every_example_in_the_pack_manual_loads() {
 
     // The `pack check` line the manual shows for the example pack.
     let ok = format!(
-        "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} export template(s), {} role(s))",
+        "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} import template(s), {} export template(s), {} role(s))",
         pack.manifest.id,
         pack.manifest.version,
         pack.forms.len(),
@@ -289,6 +291,7 @@ fn every_example_in_the_pack_manual_loads() {
         pack.statistics.len(),
         pack.documents.len(),
         pack.batches.len(),
+        pack.imports.len(),
         pack.exports.len(),
         pack.roles.len()
     );

@@ -419,7 +419,7 @@ fn pack_check(dir: &std::path::Path) -> std::process::ExitCode {
     match Pack::load_dir(dir) {
         Ok(p) => {
             println!(
-                "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} export template(s), {} role(s))",
+                "{} {}: ok ({} form(s), {} workflow(s), {} list(s), {} statistic(s), {} document(s), {} batch rule(s), {} import template(s), {} export template(s), {} role(s))",
                 p.manifest.id,
                 p.manifest.version,
                 p.forms.len(),
@@ -428,6 +428,7 @@ fn pack_check(dir: &std::path::Path) -> std::process::ExitCode {
                 p.statistics.len(),
                 p.documents.len(),
                 p.batches.len(),
+                p.imports.len(),
                 p.exports.len(),
                 p.roles.len()
             );

@@ -180,6 +180,11 @@ pub fn webhook_aad(tenant: &str, id: &str) -> Vec<u8> {
     aad(&["formwork/webhook-secret/v1", tenant, id])
 }
 
+/// The associated data of an import's error workbook (which may hold sensitive values).
+pub fn import_aad(tenant: &str, id: &str) -> Vec<u8> {
+    aad(&["formwork/import-errors/v1", tenant, id])
+}
+
 /// The associated data of a record's sensitive value: binds it to its place.
 pub fn value_aad(tenant: &str, form: &str, record: &str, pointer: &str) -> Vec<u8> {
     aad(&["formwork/value/v1", tenant, form, record, pointer])

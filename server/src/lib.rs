@@ -12,6 +12,7 @@ pub mod http;
 pub mod outbox;
 pub mod password;
 pub mod seed;
+pub mod spreadsheet;
 pub mod startup;
 pub mod storage;
 pub mod store;

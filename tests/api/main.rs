@@ -8,6 +8,7 @@ mod exports;
 mod flow;
 mod form_language;
 mod harness;
+mod imports;
 mod list_filters;
 mod lists;
 mod openapi;

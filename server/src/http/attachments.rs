@@ -330,7 +330,11 @@ async fn save(
 
 /// The body, or None as soon as it is known to be larger than `max` (from its
 /// Content-Length, or while reading): an oversized file is never held whole.
-async fn read_limited(mut body: Body, headers: &HeaderMap, max: u64) -> ApiResult<Option<Vec<u8>>> {
+pub(super) async fn read_limited(
+    mut body: Body,
+    headers: &HeaderMap,
+    max: u64,
+) -> ApiResult<Option<Vec<u8>>> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

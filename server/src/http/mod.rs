@@ -14,6 +14,7 @@ pub mod error;
 pub mod exports;
 pub mod extract;
 pub mod forms;
+pub mod imports;
 pub mod lang;
 pub mod lists;
 pub mod notifications;
@@ -237,6 +238,21 @@ pub fn routes() -> Vec<Route> {
             "GET",
             "/api/v1/attachments/{id}/meta",
             get(attachments::get_meta),
+        ),
+        route(
+            "POST",
+            "/api/v1/forms/{form}/imports",
+            post(imports::import_records),
+        ),
+        route(
+            "GET",
+            "/api/v1/forms/{form}/import-template.xlsx",
+            get(imports::import_template),
+        ),
+        route(
+            "GET",
+            "/api/v1/imports/{id}/errors.xlsx",
+            get(imports::error_workbook),
         ),
     ]
 }

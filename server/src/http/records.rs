@@ -229,27 +229,71 @@ pub async fn create_record(
     Path(form_key): Path<String>,
     Body(req): Body<CreateRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let tenant = actor.tenant().to_string();
     let (form_version, form) = app
         .catalog
-        .versioned(&app.db, &tenant, &form_key, None)
+        .versioned(&app.db, actor.tenant(), &form_key, None)
         .await?
         .ok_or_else(|| ApiError::NotFound("表单不存在".into()))?;
+    let new = NewRecord {
+        data: req.data,
+        action: req.action.as_deref(),
+        comment: req.comment.as_deref(),
+    };
+    let prepared = prepare_create(&app, &actor, &form, form_version, new).await?;
+    let mut tx = app.db.begin().await?;
+    let record = write_create(&mut tx, &app, &actor, &form, prepared, &now()).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        answer(&app, &actor, &form, &record).await?,
+    ))
+}
+
+/// What a client (or an import row) asks to create.
+pub(super) struct NewRecord<'a> {
+    /// The data, a JSON object.
+    pub data: Value,
+    /// A transition to fire at once (`submit`).
+    pub action: Option<&'a str>,
+    /// Its comment.
+    pub comment: Option<&'a str>,
+}
+
+/// A new record that passed every check and is ready to be written.
+pub(super) struct PreparedCreate {
+    record: RecordRow,
+    sealed: Value,
+    plan: Option<form_runtime::workflow::TransitionPlan>,
+    outward: effects::Outward,
+}
+
+/// Checks a new record as `POST /forms/{form}/records` does — the actor may create, writes
+/// only the fields the initial state lets them, the data is accepted in the state it ends
+/// in, the action (if any) is theirs to fire — and seals its sensitive values. Nothing is
+/// written.
+pub(super) async fn prepare_create(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    form_version: i64,
+    new: NewRecord<'_>,
+) -> ApiResult<PreparedCreate> {
+    let tenant = actor.tenant();
     let initial = form.workflow.def.initial.clone();
     let rule = form.workflow.edit_rule(&initial, &actor.roles);
-    if !actor.may(&app, &form.key, "create").await || rule.is_none() {
+    if !actor.may(app, &form.key, "create").await || rule.is_none() {
         return Err(ApiError::Forbidden("你的角色不能填报此表单".into()));
     }
-    let data = object(req.data)?;
+    let data = object(new.data)?;
     check_writable(
         data.keys().cloned(),
         rule.and_then(|r| r.fields.as_deref()),
-        &form,
+        form,
         &form.workflow.hidden(&initial, &actor.roles),
     )?;
     let data = Value::Object(data);
 
-    let plan = match &req.action {
+    let plan = match new.action {
         None => None,
         Some(action) => {
             // A new record is the actor's own, filed in their unit.
@@ -258,14 +302,10 @@ pub async fn create_record(
                 owner: true,
                 untouched_since_owner: true,
             };
-            let plan = form.workflow.plan_for(
-                &initial,
-                action,
-                &actor.party(),
-                &facts,
-                req.comment.as_deref(),
-            )?;
-            if !actor.may(&app, &form.key, action).await {
+            let plan =
+                form.workflow
+                    .plan_for(&initial, action, &actor.party(), &facts, new.comment)?;
+            if !actor.may(app, &form.key, action).await {
                 return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
             }
             Some(plan)
@@ -277,40 +317,69 @@ pub async fn create_record(
         form.workflow
             .apply_set_effects(&p.from, &p.action, &mut data)?;
     }
-    let data = data::accept(&app, &actor, &form, &state, data, None).await?;
+    let data = data::accept(app, actor, form, &state, data, None).await?;
     if let Some(p) = &plan {
         form.workflow
             .check_transition(&p.from, &p.action, &actor.roles, &data)?;
     }
-
     let at = now();
-    let mut record = RecordRow {
+    let record = RecordRow {
         id: new_id(),
         form_key: form.key.clone(),
         form_version,
-        state: state.clone(),
+        state,
         data,
         owner_id: actor.user.user_id.clone(),
         org_path: actor.user.org_path.clone(),
         version: 1,
         created_at: at.clone(),
-        updated_at: at.clone(),
+        updated_at: at,
     };
-    let uid = actor.user.user_id.as_str();
     // Sealed before the transaction: a tenant's first seal creates its keys in one of its own.
-    let mut stored = RecordRow {
-        data: sensitive::seal(&app, &tenant, &form, &record.id, record.data.clone()).await?,
-        ..record.clone()
-    };
+    let sealed = sensitive::seal(app, tenant, form, &record.id, record.data.clone()).await?;
     let outward = effects::Outward::load(
-        &app,
-        &tenant,
-        &form,
+        app,
+        tenant,
+        form,
         form_version,
         plan.as_ref().map(|p| (p.from.as_str(), p.action.as_str())),
     )
     .await?;
-    let mut tx = app.db.begin().await?;
+    Ok(PreparedCreate {
+        record,
+        sealed,
+        plan,
+        outward,
+    })
+}
+
+/// Writes a prepared new record in the caller's transaction: numbers, the record, its
+/// unique rules, timers, attachments, its events, the audit entry and its effects. Returns
+/// the record in clear.
+pub(super) async fn write_create(
+    tx: &mut Tx,
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    p: PreparedCreate,
+    at: &str,
+) -> ApiResult<RecordRow> {
+    let tenant = actor.tenant();
+    let PreparedCreate {
+        mut record,
+        sealed,
+        plan,
+        outward,
+    } = p;
+    let initial = form.workflow.def.initial.clone();
+    let state = record.state.clone();
+    record.created_at = at.to_string();
+    record.updated_at = at.to_string();
+    let mut stored = RecordRow {
+        data: sealed,
+        ..record.clone()
+    };
+    let uid = actor.user.user_id.as_str();
     if let Some(p) = &plan {
         let numbers: Vec<NumberEffect> = form
             .workflow
@@ -318,32 +387,25 @@ pub async fn create_record(
             .into_iter()
             .cloned()
             .collect();
-        take_numbers(
-            &mut tx,
-            &tenant,
-            &numbers,
-            &mut record.data,
-            &mut stored.data,
-        )
-        .await?;
+        take_numbers(tx, tenant, &numbers, &mut record.data, &mut stored.data).await?;
     }
-    records::insert(&mut tx, &tenant, &stored).await?;
+    records::insert(tx, tenant, &stored).await?;
     if let Some(p) = &plan {
         let t = (p.from.as_str(), p.action.as_str());
         check_unique(
-            &mut tx,
-            &tenant,
-            &form,
+            tx,
+            tenant,
+            form,
             &record.id,
-            &at,
+            at,
             t,
             &record.data,
             &stored.data,
         )
         .await?;
     }
-    crate::timers::enter(&mut tx, &tenant, &record.id, &form.workflow, &state, &at).await?;
-    attachments::link(&mut tx, &tenant, &form, &record.id, &record.data).await?;
+    crate::timers::enter(tx, tenant, &record.id, &form.workflow, &state, at).await?;
+    attachments::link(tx, tenant, form, &record.id, &record.data).await?;
     let created = NewEvent {
         kind: "create",
         action: None,
@@ -352,9 +414,9 @@ pub async fn create_record(
         actor_id: uid,
         comment: None,
         changes: None,
-        at: &at,
+        at,
     };
-    records::add_event(&mut tx, &tenant, &record.id, &created).await?;
+    records::add_event(tx, tenant, &record.id, &created).await?;
     if let Some(p) = &plan {
         let ev = NewEvent {
             kind: "transition",
@@ -364,13 +426,13 @@ pub async fn create_record(
             actor_id: uid,
             comment: p.comment.as_deref(),
             changes: None,
-            at: &at,
+            at,
         };
-        records::add_event(&mut tx, &tenant, &record.id, &ev).await?;
+        records::add_event(tx, tenant, &record.id, &ev).await?;
     }
     audit::append(
-        &mut tx,
-        &tenant,
+        tx,
+        tenant,
         Some(uid),
         "record.create",
         &record.id,
@@ -378,22 +440,18 @@ pub async fn create_record(
     )
     .await?;
     let happened = effects::Happened {
-        tenant: &tenant,
+        tenant,
         actor_id: uid,
         actor_name: &actor.user.display_name,
-        form: &form,
+        form,
         record: &record,
         event: "record.created",
         transition: plan.as_ref().map(|p| (p.from.as_str(), p.action.as_str())),
         run_effects: true,
-        at: &at,
+        at,
     };
-    effects::apply(&mut tx, &app, &outward, &happened).await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        answer(&app, &actor, &form, &record).await?,
-    ))
+    effects::apply(tx, app, &outward, &happened).await?;
+    Ok(record)
 }
 
 /// Handles `GET /api/v1/records/{id}`.
@@ -414,20 +472,39 @@ pub async fn patch_record(
     Body(req): Body<PatchRequest>,
 ) -> ApiResult<Json<Value>> {
     let (row, form, _) = visible(&app, &actor, &id).await?;
+    let prepared = prepare_patch(&app, &actor, &form, row, Some(req.version), req.data).await?;
+    let at = now();
+    let mut tx = app.db.begin().await?;
+    let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
+    tx.commit().await?;
+    answer(&app, &actor, &form, &updated).await
+}
+
+/// Checks an edit as `PATCH /records/{id}` does — the record's state lets the actor edit,
+/// they hold `update`, the row version (when given) is the one read, only the fields they
+/// may change — and prepares it. Nothing is written.
+pub(super) async fn prepare_patch(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    row: RecordRow,
+    version: Option<i64>,
+    patch: Value,
+) -> ApiResult<Prepared> {
     let rule = form.workflow.edit_rule(&row.state, &actor.roles);
-    let unlocked = unlocked_fields(&app, &actor, &form, &row).await?;
-    if rule.is_none() || !actor.may(&app, &form.key, "update").await {
+    let unlocked = unlocked_fields(app, actor, form, &row).await?;
+    if rule.is_none() || !actor.may(app, &form.key, "update").await {
         return Err(ApiError::Forbidden(format!(
             "记录处于「{}」，你不能修改",
             form.workflow.state_label(&row.state)
         )));
     }
-    if req.version != row.version {
+    if version.is_some_and(|v| v != row.version) {
         return Err(stale());
     }
     let state = row.state.clone();
     let change = Change {
-        patch: req.data,
+        patch,
         allowed: unlocked
             .as_deref()
             .or(rule.and_then(|r| r.fields.as_deref())),
@@ -436,8 +513,7 @@ pub async fn patch_record(
         comment: None,
         vote: None,
     };
-    let updated = apply(&app, &actor, &form, row, change).await?;
-    answer(&app, &actor, &form, &updated).await
+    prepare(app, actor, form, row, change).await
 }
 
 /// One change to an existing record: a merge patch limited to `allowed` fields (None: any),
@@ -729,22 +805,6 @@ async fn take_numbers(
         }
     }
     Ok(())
-}
-
-/// Applies a change to one record in a transaction of its own.
-async fn apply(
-    app: &AppState,
-    actor: &Actor,
-    form: &CompiledForm,
-    row: RecordRow,
-    c: Change<'_>,
-) -> ApiResult<RecordRow> {
-    let prepared = prepare(app, actor, form, row, c).await?;
-    let at = now();
-    let mut tx = app.db.begin().await?;
-    let updated = write(&mut tx, app, actor, form, prepared, &at).await?;
-    tx.commit().await?;
-    Ok(updated)
 }
 
 /// After a return that unlocks named fields (指定字段退回), only those may be edited while the

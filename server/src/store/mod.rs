@@ -8,6 +8,7 @@
 pub mod attachments;
 pub mod audit;
 pub mod exports;
+pub mod imports;
 pub mod keys;
 pub mod notify;
 pub mod packs;

@@ -156,6 +156,10 @@ pub async fn install(
         .await?;
     }
 
+    for (key, def) in &pack.imports {
+        super::imports::upsert_template(tx, tenant, pack_id, key, def).await?;
+    }
+
     sqlx::query("delete from casbin_rule where tenant_id = $1 and ptype = 'p' and source = $2")
         .bind(tenant)
         .bind(pack_id)

@@ -1,0 +1,715 @@
+//! Imports from Excel: each row of a workbook becomes a record of a form, checked exactly as
+//! `POST /forms/{form}/records` checks one — or, when the import template's `key` finds an
+//! existing record, as `PATCH /records/{id}` checks an edit — and all rows are written in
+//! one transaction with their events and audit entries. One rejected row imports nothing
+//! unless the client asks for `mode=valid_only`.
+//!
+//! Every request is kept (`imports` table) with its report; the rejected rows go into an
+//! error workbook, sealed with the tenant's key, that only the importer can download.
+
+use std::collections::{BTreeMap, HashSet};
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use form_runtime::form::{escape, CompiledForm};
+use form_runtime::import::{column_letter, Binding, ImportDef, Importer};
+use form_runtime::rules::Catalogue;
+use form_runtime::sensitive::normalise;
+use form_runtime::FieldError;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Actor;
+use super::records::{
+    prepare_create, prepare_patch, visible, write, write_create, NewRecord, Prepared,
+    PreparedCreate,
+};
+use super::{attachments, sensitive};
+use crate::crypto::import_aad;
+use crate::spreadsheet::{self, Sheet, MAX_FILE_BYTES};
+use crate::startup::AppState;
+use crate::store::{audit, imports, new_id, now, packs};
+
+/// Most row errors an answer lists; the error workbook has them all.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+/// How often a `valid_only` import starts its transaction again after a row failed only
+/// while being written (a `unique` rule met by another row of the same file).
+const MAX_WRITE_RETRIES: usize = 20;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// What to do with valid rows when some are rejected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One rejected row imports nothing.
+    #[default]
+    All,
+    /// The valid rows are imported, the rejected ones reported.
+    ValidOnly,
+}
+
+impl Mode {
+    fn key(self) -> &'static str {
+        match self {
+            Mode::All => "all",
+            Mode::ValidOnly => "valid_only",
+        }
+    }
+}
+
+/// Query of `POST /api/v1/forms/{form}/imports`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Key of an import template of the form (`imports/<key>.json`).
+    template: Option<String>,
+    /// `all` (default) or `valid_only`.
+    #[serde(default)]
+    mode: Mode,
+    /// Only check and report; nothing is written.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Query of `GET /api/v1/forms/{form}/import-template.xlsx`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateQuery {
+    template: Option<String>,
+}
+
+/// One problem of one row, where a person finds it in the sheet.
+#[derive(Debug, Clone, serde::Serialize)]
+struct RowError {
+    row: u32,
+    column: Option<String>,
+    header: Option<String>,
+    field: Option<String>,
+    pointer: String,
+    rule: String,
+    message: String,
+    message_en: String,
+}
+
+/// A row ready to be written.
+enum Ready {
+    Create(Box<PreparedCreate>),
+    Update(Box<Prepared>, std::sync::Arc<CompiledForm>),
+}
+
+/// What the checks of every row gave.
+struct Checked {
+    ready: Vec<(usize, Ready)>,
+    rejected: BTreeMap<usize, Vec<RowError>>,
+}
+
+/// Everything an import works with once the request is understood.
+struct Job<'a> {
+    app: &'a AppState,
+    actor: &'a Actor,
+    form: std::sync::Arc<CompiledForm>,
+    version: i64,
+    importer: Importer,
+    binding: Binding,
+    sheet: Sheet,
+}
+
+/// The form (latest version), refusing users without `import`, `create` and an edit rule
+/// in the initial state.
+async fn importable(
+    app: &AppState,
+    actor: &Actor,
+    form_key: &str,
+) -> ApiResult<(i64, std::sync::Arc<CompiledForm>)> {
+    let (version, form) = app
+        .catalog
+        .versioned(&app.db, actor.tenant(), form_key, None)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("表单不存在".into()))?;
+    let initial = &form.workflow.def.initial;
+    if !actor.may(app, &form.key, "import").await
+        || !actor.may(app, &form.key, "create").await
+        || form.workflow.edit_rule(initial, &actor.roles).is_none()
+    {
+        return Err(ApiError::Forbidden("你的角色不能导入此表单".into()));
+    }
+    Ok((version, form))
+}
+
+/// The import template `key` of `form`, or 404.
+async fn template_of(
+    app: &AppState,
+    actor: &Actor,
+    form: &str,
+    key: Option<&str>,
+) -> ApiResult<Option<ImportDef>> {
+    let Some(key) = key else { return Ok(None) };
+    match imports::template(&app.db, actor.tenant(), key).await? {
+        Some(def) if def.form == form => Ok(Some(def)),
+        _ => Err(ApiError::NotFound("没有这个导入模板".into())),
+    }
+}
+
+/// The catalogues stored with a form version (labels for codes).
+async fn catalogues(
+    app: &AppState,
+    tenant: &str,
+    form: &str,
+    version: i64,
+) -> ApiResult<BTreeMap<String, Catalogue>> {
+    let def = packs::form_version(&app.db, tenant, form, Some(version))
+        .await?
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    match def.get("catalogues") {
+        Some(c) => Ok(serde_json::from_value(c.clone()).map_err(anyhow::Error::from)?),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+fn file_error(rule: &str, zh: impl Into<String>, en: impl Into<String>) -> FieldError {
+    FieldError::new("/file", rule, zh, en)
+}
+
+/// Handles `POST /api/v1/forms/{form}/imports`: the body is the workbook.
+pub async fn import_records(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(form_key): Path<String>,
+    query: Result<Query<ImportQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let Query(q) = query?;
+    let (version, form) = importable(&app, &actor, &form_key).await?;
+    let def = template_of(&app, &actor, &form.key, q.template.as_deref()).await?;
+    if let Some(action) = def.as_ref().and_then(|d| d.action.as_deref()) {
+        if !actor.may(&app, &form.key, action).await {
+            return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
+        }
+    }
+    let mb = MAX_FILE_BYTES / 1024 / 1024;
+    let bytes = attachments::read_limited(body, &headers, MAX_FILE_BYTES)
+        .await?
+        .ok_or_else(|| {
+            ApiError::TooLarge(file_error(
+                "max_size",
+                format!("文件超过 {mb} MB，请分批导入"),
+                format!("the file is larger than {mb} MB; import it in parts"),
+            ))
+        })?;
+    let sheet_name = def.as_ref().and_then(|d| d.sheet.clone());
+    let sheet =
+        tokio::task::spawn_blocking(move || spreadsheet::read(&bytes, sheet_name.as_deref()))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|r| ApiError::Invalid(vec![file_error(r.rule, r.message, r.message_en)]))?;
+    let cats = catalogues(&app, actor.tenant(), &form.key, version).await?;
+    let importer = Importer::new(&form.schema, def.as_ref(), &cats);
+    let (binding, ignored) = importer.bind(&sheet.headers).map_err(ApiError::Invalid)?;
+    let job = Job {
+        app: &app,
+        actor: &actor,
+        form,
+        version,
+        importer,
+        binding,
+        sheet,
+    };
+    run(&job, q, ignored).await
+}
+
+/// Checks the rows, writes them (unless refused or a dry run), keeps the request and
+/// answers its report.
+async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<Response> {
+    let id = new_id();
+    let mut excluded: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
+    let mut attempts = 0;
+    loop {
+        let mut checked = check_rows(job, &excluded).await?;
+        checked.rejected.extend(excluded.clone());
+        let rejected = checked.rejected.len();
+        let refused = checked.ready.is_empty() || (rejected > 0 && q.mode == Mode::All);
+        if q.dry_run || refused {
+            let report = report(
+                job,
+                &id,
+                &q,
+                &checked.rejected,
+                checked.ready.len(),
+                (0, 0),
+                false,
+                &ignored,
+            );
+            let errors = errors_workbook(job, &id, &checked.rejected).await?;
+            let mut tx = job.app.db.begin().await?;
+            keep(&mut tx, job, &id, &q, false, &report, errors.as_deref()).await?;
+            tx.commit().await?;
+            return Ok(if q.dry_run {
+                (StatusCode::OK, Json(report)).into_response()
+            } else {
+                let message = if checked.ready.is_empty() {
+                    "没有可导入的行，所有行均未导入".to_string()
+                } else {
+                    format!("{rejected} 行有错误，所有行均未导入")
+                };
+                let body = json!({
+                    "error": {"code": "import_refused", "message": message, "fields": []},
+                    "report": report,
+                });
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+            });
+        }
+        let accepted = checked.ready.len();
+        let at = now();
+        let mut tx = job.app.db.begin().await?;
+        let mut counts = (0, 0);
+        let mut failed = None;
+        for (i, ready) in checked.ready {
+            let written = match ready {
+                Ready::Create(p) => write_create(&mut tx, job.app, job.actor, &job.form, *p, &at)
+                    .await
+                    .map(|_| (1, 0)),
+                Ready::Update(p, form) => write(&mut tx, job.app, job.actor, &form, *p, &at)
+                    .await
+                    .map(|_| (0, 1)),
+            };
+            match written {
+                Ok((c, u)) => counts = (counts.0 + c, counts.1 + u),
+                Err(e @ ApiError::Internal(_)) => return Err(e),
+                Err(e) => {
+                    failed = Some((i, e));
+                    break;
+                }
+            }
+        }
+        if let Some((i, e)) = failed {
+            // Rolled back: the row is rejected and, for valid_only, the rest tried again.
+            drop(tx);
+            excluded.insert(i, row_errors(job, i, &e));
+            attempts += 1;
+            if q.mode == Mode::All || attempts > MAX_WRITE_RETRIES {
+                let mut all = checked.rejected;
+                all.extend(excluded.clone());
+                let report = report(job, &id, &q, &all, 0, (0, 0), false, &ignored);
+                let errors = errors_workbook(job, &id, &all).await?;
+                let mut tx = job.app.db.begin().await?;
+                keep(&mut tx, job, &id, &q, false, &report, errors.as_deref()).await?;
+                tx.commit().await?;
+                let body = json!({
+                    "error": {"code": "import_refused", "message": format!("{} 行有错误，所有行均未导入", all.len()), "fields": []},
+                    "report": report,
+                });
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+            }
+            continue;
+        }
+        let report = report(
+            job,
+            &id,
+            &q,
+            &checked.rejected,
+            accepted,
+            counts,
+            true,
+            &ignored,
+        );
+        let errors = errors_workbook(job, &id, &checked.rejected).await?;
+        let uid = job.actor.user.user_id.as_str();
+        let detail = json!({
+            "form": job.form.key, "template": q.template, "mode": q.mode.key(), "rows": job.sheet.rows.len(),
+            "created": counts.0, "updated": counts.1, "rejected": checked.rejected.len(),
+        });
+        audit::append(
+            &mut tx,
+            job.actor.tenant(),
+            Some(uid),
+            "import.run",
+            &id,
+            &detail,
+        )
+        .await?;
+        keep(&mut tx, job, &id, &q, true, &report, errors.as_deref()).await?;
+        tx.commit().await?;
+        return Ok((StatusCode::CREATED, Json(report)).into_response());
+    }
+}
+
+/// Checks every row not in `skip` exactly as its API request would be checked.
+async fn check_rows(job: &Job<'_>, skip: &BTreeMap<usize, Vec<RowError>>) -> ApiResult<Checked> {
+    let mut checked = Checked {
+        ready: Vec::new(),
+        rejected: BTreeMap::new(),
+    };
+    let mut keys_seen: HashSet<Vec<String>> = HashSet::new();
+    let sensitive: Vec<String> = sensitive::paths(&job.form)
+        .iter()
+        .filter_map(|p| p.top_level().map(str::to_string))
+        .collect();
+    let tenant = job.actor.tenant();
+    let tenant_keys = if job.importer.key.iter().any(|k| sensitive.contains(k)) {
+        Some(job.app.keys.tenant(&job.app.db, tenant).await?)
+    } else {
+        None
+    };
+    for (i, (_, cells)) in job.sheet.rows.iter().enumerate() {
+        if skip.contains_key(&i) {
+            continue;
+        }
+        let data = match job.importer.row(&job.binding, cells) {
+            Ok(d) => d,
+            Err(errs) => {
+                let fe: Vec<FieldError> = errs.iter().map(|e| e.to_field_error()).collect();
+                checked.rejected.insert(i, located(job, i, &fe));
+                continue;
+            }
+        };
+        let outcome = check_row(
+            job,
+            data,
+            &mut keys_seen,
+            &sensitive,
+            tenant_keys.as_deref(),
+        )
+        .await;
+        match outcome {
+            Ok(r) => checked.ready.push((i, r)),
+            Err(e @ ApiError::Internal(_)) => return Err(e),
+            Err(e) => {
+                checked.rejected.insert(i, row_errors(job, i, &e));
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// One row: a new record, or (when the key finds one) an edit of an existing record.
+async fn check_row(
+    job: &Job<'_>,
+    data: Map<String, Value>,
+    seen: &mut HashSet<Vec<String>>,
+    sensitive: &[String],
+    keys: Option<&crate::crypto::TenantKeys>,
+) -> ApiResult<Ready> {
+    let imp = &job.importer;
+    if !imp.key.is_empty() {
+        let mut values = Vec::new();
+        let mut equal = Vec::new();
+        for k in &imp.key {
+            let text = match data.get(k) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => {
+                    let label = job.form.label(k);
+                    return Err(invalid(
+                        k,
+                        "key",
+                        format!("{label}为必填项（用于识别已有记录）"),
+                        format!("{label} is required (it identifies existing records)"),
+                    ));
+                }
+                Some(v) => v.to_string(),
+            };
+            values.push(normalise(&text));
+            match (sensitive.contains(k), keys) {
+                (true, Some(keys)) => equal.push((
+                    format!("(data->'{k}'->>'bi')"),
+                    keys.blind_index(k, &normalise(&text)),
+                )),
+                _ => equal.push((form_runtime::sql::json_text_expr(k), text)),
+            }
+        }
+        if !seen.insert(values) {
+            let label = job.form.label(&imp.key[0]);
+            return Err(invalid(
+                &imp.key[0],
+                "key",
+                format!("{label}与文件中前面的行重复"),
+                format!("{label} repeats an earlier row of the file"),
+            ));
+        }
+        let found =
+            imports::find_by_key(&job.app.db, job.actor.tenant(), &job.form.key, &equal, 2).await?;
+        match found.as_slice() {
+            [] => {}
+            [id] => {
+                let label = job.form.label(&imp.key[0]);
+                let (row, form, _) =
+                    visible(job.app, job.actor, id).await.map_err(|e| match e {
+                        ApiError::NotFound(_) => invalid(
+                            &imp.key[0],
+                            "key",
+                            format!("已有相同{label}的记录，但你无权查看或修改"),
+                            format!(
+                                "a record with this {label} exists that you may not see or edit"
+                            ),
+                        ),
+                        e => e,
+                    })?;
+                let p = prepare_patch(job.app, job.actor, &form, row, None, Value::Object(data))
+                    .await?;
+                return Ok(Ready::Update(Box::new(p), form));
+            }
+            _ => {
+                let label = job.form.label(&imp.key[0]);
+                return Err(invalid(
+                    &imp.key[0],
+                    "key",
+                    format!("有多条相同{label}的记录，无法确定更新哪一条"),
+                    format!("several records have this {label}; which to update is unclear"),
+                ));
+            }
+        }
+    }
+    let new = NewRecord {
+        data: Value::Object(data),
+        action: imp.action.as_deref(),
+        comment: None,
+    };
+    let p = prepare_create(job.app, job.actor, &job.form, job.version, new).await?;
+    Ok(Ready::Create(Box::new(p)))
+}
+
+fn invalid(field: &str, rule: &str, zh: String, en: String) -> ApiError {
+    ApiError::Invalid(vec![FieldError::new(
+        format!("/{}", escape(field)),
+        rule,
+        zh,
+        en,
+    )])
+}
+
+/// A refusal of row `i` as row errors.
+fn row_errors(job: &Job<'_>, i: usize, e: &ApiError) -> Vec<RowError> {
+    match e {
+        ApiError::Invalid(f) => located(job, i, f),
+        other => {
+            let body = other.body();
+            let code = body["code"].as_str().unwrap_or("invalid").to_string();
+            let msg = other.to_string();
+            vec![RowError {
+                row: job.sheet.rows[i].0,
+                column: None,
+                header: None,
+                field: None,
+                pointer: String::new(),
+                rule: code,
+                message_en: msg.clone(),
+                message: msg,
+            }]
+        }
+    }
+}
+
+/// Field errors of row `i` with the column each one is in.
+fn located(job: &Job<'_>, i: usize, errs: &[FieldError]) -> Vec<RowError> {
+    let row = job.sheet.rows[i].0;
+    errs.iter()
+        .map(|f| {
+            let field = f
+                .pointer
+                .split('/')
+                .nth(1)
+                .map(|s| s.replace("~1", "/").replace("~0", "~"))
+                .filter(|s| !s.is_empty());
+            let at = field
+                .as_deref()
+                .and_then(|k| job.binding.position_of(&job.importer, k));
+            RowError {
+                row,
+                column: at.map(column_letter),
+                header: at
+                    .and_then(|c| job.sheet.headers.get(c).cloned())
+                    .or_else(|| field.as_deref().map(|k| job.form.label(k).to_string())),
+                field,
+                pointer: f.pointer.clone(),
+                rule: f.rule.clone(),
+                message: f.message.clone(),
+                message_en: f.message_en.clone(),
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    job: &Job<'_>,
+    id: &str,
+    q: &ImportQuery,
+    rejected: &BTreeMap<usize, Vec<RowError>>,
+    accepted: usize,
+    (created, updated): (usize, usize),
+    imported: bool,
+    ignored: &[String],
+) -> Value {
+    let errors: Vec<&RowError> = rejected.values().flatten().collect();
+    json!({
+        "id": id,
+        "form": job.form.key,
+        "template": q.template,
+        "mode": q.mode.key(),
+        "dry_run": q.dry_run,
+        "imported": imported,
+        "sheet": job.sheet.name,
+        "rows": job.sheet.rows.len(),
+        "accepted": accepted,
+        "rejected": rejected.len(),
+        "created": created,
+        "updated": updated,
+        "ignored_columns": ignored,
+        "errors": errors.iter().take(MAX_REPORTED_ERRORS).collect::<Vec<_>>(),
+        "errors_truncated": errors.len() > MAX_REPORTED_ERRORS,
+        "errors_url": (!rejected.is_empty()).then(|| format!("/api/v1/imports/{id}/errors.xlsx")),
+    })
+}
+
+/// The error workbook of the rejected rows, sealed for keeping; None when none was.
+async fn errors_workbook(
+    job: &Job<'_>,
+    id: &str,
+    rejected: &BTreeMap<usize, Vec<RowError>>,
+) -> ApiResult<Option<String>> {
+    if rejected.is_empty() {
+        return Ok(None);
+    }
+    let rows: Vec<(usize, String)> = rejected
+        .iter()
+        .map(|(i, errs)| {
+            let reasons: Vec<String> = errs
+                .iter()
+                .map(|e| match (&e.column, &e.header) {
+                    (Some(c), Some(h)) => format!("{c}列「{h}」：{}", e.message),
+                    (None, Some(h)) => format!("「{h}」：{}", e.message),
+                    _ => e.message.clone(),
+                })
+                .collect();
+            (*i, reasons.join("；"))
+        })
+        .collect();
+    let bytes = spreadsheet::error_workbook(&job.sheet, &rows).map_err(anyhow::Error::from)?;
+    let keys = job.app.keys.tenant(&job.app.db, job.actor.tenant()).await?;
+    Ok(Some(keys.seal(
+        &import_aad(job.actor.tenant(), id),
+        &BASE64.encode(bytes),
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn keep(
+    tx: &mut crate::store::Tx,
+    job: &Job<'_>,
+    id: &str,
+    q: &ImportQuery,
+    imported: bool,
+    report: &Value,
+    errors: Option<&str>,
+) -> ApiResult<()> {
+    let at = now();
+    let row = imports::ImportRow {
+        id,
+        form: &job.form.key,
+        template: q.template.as_deref(),
+        user_id: &job.actor.user.user_id,
+        mode: q.mode.key(),
+        dry_run: q.dry_run,
+        imported,
+        report,
+        errors_xlsx: errors,
+        at: &at,
+    };
+    imports::insert(tx, job.actor.tenant(), &row).await?;
+    Ok(())
+}
+
+fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
+    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    (
+        [
+            (header::CONTENT_TYPE, XLSX.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename*=UTF-8''{}",
+                    encoded.replace('+', "%20")
+                ),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Handles `GET /api/v1/imports/{id}/errors.xlsx`: the importer's own error workbook.
+pub async fn error_workbook(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let tenant = actor.tenant();
+    let not_found = || ApiError::NotFound("没有这次导入的错误行".into());
+    let sealed = imports::errors_xlsx(&app.db, tenant, &id, &actor.user.user_id)
+        .await?
+        .flatten()
+        .ok_or_else(not_found)?;
+    let keys = app.keys.tenant(&app.db, tenant).await?;
+    let text = keys
+        .open(&import_aad(tenant, &id), &sealed)
+        .map_err(|e| anyhow::anyhow!("error workbook of import {id} does not open: {e}"))?;
+    let bytes = BASE64.decode(text).map_err(anyhow::Error::from)?;
+    let mut tx = app.db.begin().await?;
+    audit::append(
+        &mut tx,
+        tenant,
+        Some(&actor.user.user_id),
+        "import.errors_download",
+        &id,
+        &json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(xlsx_response(bytes, &format!("导入错误-{id}.xlsx")))
+}
+
+/// Handles `GET /api/v1/forms/{form}/import-template.xlsx`: an empty workbook to fill in.
+pub async fn import_template(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(form_key): Path<String>,
+    query: Result<Query<TemplateQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query?;
+    let (version, form) = importable(&app, &actor, &form_key).await?;
+    let def = template_of(&app, &actor, &form.key, q.template.as_deref()).await?;
+    let cats = catalogues(&app, actor.tenant(), &form.key, version).await?;
+    let importer = Importer::new(&form.schema, def.as_ref(), &cats);
+    let initial = &form.workflow.def.initial;
+    let writable = form
+        .workflow
+        .edit_rule(initial, &actor.roles)
+        .and_then(|r| r.fields.clone());
+    let hidden = form.workflow.hidden(initial, &actor.roles);
+    let help: Vec<_> = importer
+        .help()
+        .into_iter()
+        .filter(|h| {
+            writable.as_ref().is_none_or(|w| w.contains(&h.field)) && !hidden.contains(&h.field)
+        })
+        .collect();
+    let sheet = def
+        .as_ref()
+        .and_then(|d| d.sheet.clone())
+        .unwrap_or_else(|| form.title.clone());
+    let bytes = tokio::task::spawn_blocking(move || spreadsheet::template(&sheet, &help))
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(anyhow::Error::from)?;
+    let name = def.map_or_else(|| form.title.clone(), |d| d.label);
+    Ok(xlsx_response(bytes, &format!("{name}-导入模板.xlsx")))
+}

@@ -1,0 +1,143 @@
+//! Imports: the import templates a pack installs, the records an import row's key finds, and
+//! the kept result of every import request (its report and error workbook).
+
+use form_runtime::import::ImportDef;
+use form_runtime::sql::Sql;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{bind_all, Db, Tx};
+
+/// Writes a pack's import template, in the install's transaction.
+pub async fn upsert_template(
+    tx: &mut Tx,
+    tenant: &str,
+    pack_id: &str,
+    key: &str,
+    def: &ImportDef,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into import_templates (tenant_id, template_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
+         on conflict (tenant_id, template_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
+    )
+    .bind(tenant)
+    .bind(key)
+    .bind(&def.form)
+    .bind(pack_id)
+    .bind(serde_json::to_string(def)?)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The tenant's import template `key`, if it has one.
+pub async fn template(db: &Db, tenant: &str, key: &str) -> anyhow::Result<Option<ImportDef>> {
+    let row = sqlx::query(
+        "select definition from import_templates where tenant_id = $1 and template_key = $2",
+    )
+    .bind(tenant)
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(match row {
+        None => None,
+        Some(r) => Some(serde_json::from_str(
+            &r.try_get::<String, _>("definition")?,
+        )?),
+    })
+}
+
+/// Ids of the records of `form` whose fields equal the values in `equal`
+/// (`(expression, value)`, as [`super::records::duplicate_exists`] takes them), whoever may
+/// see them; at most `limit`.
+pub async fn find_by_key(
+    db: &Db,
+    tenant: &str,
+    form: &str,
+    equal: &[(String, String)],
+    limit: i64,
+) -> anyhow::Result<Vec<String>> {
+    let mut sql = Sql::new(db.dialect());
+    sql.push("select record_id from records where tenant_id = ")
+        .bind_text(tenant)
+        .push(" and form_key = ")
+        .bind_text(form);
+    for (expr, value) in equal {
+        sql.push(&format!(" and {expr} = "))
+            .bind_text(value.clone());
+    }
+    sql.push(&format!(" order by created_at limit {limit}"));
+    let rows = bind_all(sqlx::query(&sql.text), &sql.params)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("record_id")?)).collect()
+}
+
+/// One import request as kept.
+pub struct ImportRow<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The form imported into.
+    pub form: &'a str,
+    /// The import template used, if any.
+    pub template: Option<&'a str>,
+    /// Who imported.
+    pub user_id: &'a str,
+    /// `all` or `valid_only`.
+    pub mode: &'a str,
+    /// Only checked, nothing written.
+    pub dry_run: bool,
+    /// Whether records were written.
+    pub imported: bool,
+    /// The report as answered.
+    pub report: &'a Value,
+    /// The error workbook, sealed (None when no row was rejected).
+    pub errors_xlsx: Option<&'a str>,
+    /// When.
+    pub at: &'a str,
+}
+
+/// Keeps an import request, in the caller's transaction (the import's own when it wrote
+/// records, so the two stand or fall together).
+pub async fn insert(tx: &mut Tx, tenant: &str, r: &ImportRow<'_>) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into imports (tenant_id, import_id, form_key, template_key, user_id, mode, dry_run, imported, report, errors_xlsx, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant)
+    .bind(r.id)
+    .bind(r.form)
+    .bind(r.template)
+    .bind(r.user_id)
+    .bind(r.mode)
+    .bind(i64::from(r.dry_run))
+    .bind(i64::from(r.imported))
+    .bind(r.report.to_string())
+    .bind(r.errors_xlsx)
+    .bind(r.at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The sealed error workbook of an import made by `user_id`: None when there is no such
+/// import of theirs; Some(None) when it rejected no row.
+pub async fn errors_xlsx(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    user_id: &str,
+) -> anyhow::Result<Option<Option<String>>> {
+    let row = sqlx::query(
+        "select errors_xlsx from imports where tenant_id = $1 and import_id = $2 and user_id = $3",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(match row {
+        None => None,
+        Some(r) => Some(r.try_get::<Option<String>, _>("errors_xlsx")?),
+    })
+}
