@@ -149,6 +149,9 @@ enum Kind {
     Choice(Options),
     /// Several options, separated by `、`, `,`, `;` or a line break.
     Choices(Options),
+    /// A repeating section or group as JSON text, the way exports write it (only through a
+    /// template that names the field).
+    Json,
 }
 
 /// The options of a choice field, for turning labels into values.
@@ -329,8 +332,14 @@ fn not_importable(prop: &Value) -> Option<&'static str> {
     if prop.get("x-attachment").is_some() {
         return Some("it holds attachments, which are uploaded, not typed");
     }
+    None
+}
+
+/// Whether a field is a group or a repeating section: its cell holds JSON text, so it is a
+/// column only where a template names it (a default import leaves it out).
+fn structured(prop: &Value) -> bool {
     match prop.get("type").and_then(Value::as_str) {
-        Some("object") => Some("it is a group of fields"),
+        Some("object") => true,
         Some("array") => {
             let items = prop.get("items");
             let choice = prop.get("x-options-from").is_some()
@@ -339,9 +348,9 @@ fn not_importable(prop: &Value) -> Option<&'static str> {
                 .and_then(|i| i.get("type"))
                 .and_then(Value::as_str)
                 .is_none_or(|t| t == "string");
-            (!(choice && strings)).then_some("it is a repeating section")
+            !(choice && strings)
         }
-        _ => None,
+        _ => false,
     }
 }
 
@@ -356,6 +365,9 @@ fn kind_of(field: &str, prop: &Value, catalogues: &BTreeMap<String, Catalogue>) 
             .map(|e| Options::from_enum(title, e))
     };
     let ty = prop.get("type").and_then(Value::as_str).unwrap_or("string");
+    if structured(prop) {
+        return Kind::Json;
+    }
     if ty == "array" {
         let from = if prop.get("x-options-from").is_some() {
             options(prop)
@@ -407,7 +419,7 @@ impl Importer {
             None => props
                 .into_iter()
                 .flatten()
-                .filter(|(_, p)| not_importable(p).is_none())
+                .filter(|(_, p)| not_importable(p).is_none() && !structured(p))
                 .filter_map(|(k, p)| {
                     let title = p.get("title").and_then(Value::as_str).unwrap_or(k);
                     column(k, title, std::slice::from_ref(k))
@@ -658,6 +670,7 @@ fn describe(kind: &Kind, prop: &Value) -> (String, Vec<String>) {
         },
         Kind::Boolean => "是 / 否".to_string(),
         Kind::Choice(_) => "从下拉列表中选择".to_string(),
+        Kind::Json => "JSON 文本，与导出文件中的写法相同".to_string(),
         Kind::Choices(o) => format!("可多选，用顿号（、）分隔；可选：{}", o.labels().join("、")),
         Kind::Text => match prop.get("format").and_then(Value::as_str) {
             Some("id_number") => "18 位居民身份证号码".to_string(),
@@ -740,6 +753,15 @@ fn convert(kind: &Kind, cell: &Cell) -> Result<Value, Why> {
     }
     match kind {
         Kind::Text => Ok(Value::String(cell.text())),
+        Kind::Json => serde_json::from_str::<Value>(&cell.text())
+            .ok()
+            .filter(|v| v.is_array() || v.is_object())
+            .ok_or_else(|| {
+                (
+                    "应为 JSON 文本（与导出文件中的写法相同）".to_string(),
+                    "should be JSON text, as exports write it".to_string(),
+                )
+            }),
         Kind::Date => date(cell).map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
         Kind::DateTime => date_time(cell),
         Kind::Integer => {

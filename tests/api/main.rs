@@ -13,6 +13,7 @@ mod list_filters;
 mod lists;
 mod openapi;
 mod recruitment;
+mod roundtrip;
 mod sensitive;
 mod statistics;
 mod tenancy;
