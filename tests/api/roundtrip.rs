@@ -36,7 +36,7 @@ fn record(n: usize) -> Value {
     d["loss_amount"] = json!(1000.25 + n as f64);
     d["requested_amount"] = json!(500 + n % 900);
     d["members"][1]["name"] = json!(format!("家属{n}"));
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         d.as_object_mut().unwrap().remove("casualty_desc");
     } else {
         d["casualty_desc"] = json!(format!("轻伤{n}人次，已出院"));
