@@ -136,6 +136,18 @@ async fn publish_v2(app: &TestApp) {
         "workflows/relief.json".into(),
         serde_json::to_vec(&wf).unwrap(),
     );
+    // Templates that lay out the dropped field drop its column too, as a pack author would.
+    for t in [
+        "exports/fire_relief_full.json",
+        "imports/fire_relief_full.json",
+    ] {
+        let mut v: serde_json::Value = serde_json::from_slice(&files.0[t]).unwrap();
+        v["columns"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|c| c["field"] != "fire_cause");
+        files.0.insert(t.into(), serde_json::to_vec(&v).unwrap());
+    }
     let pack = form_runtime::pack::Pack::load(&files).expect("changed pack is valid");
     let mut tx = app.db().begin().await.unwrap();
     formwork::store::packs::install(&mut tx, "redcross", &pack, None)
