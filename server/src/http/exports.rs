@@ -33,7 +33,6 @@ struct Wanted {
     format: FileFormat,
     template: Option<String>,
     columns: Option<Vec<String>>,
-    background: bool,
 }
 
 fn split(pairs: Vec<(String, String)>) -> ApiResult<(Wanted, Vec<(String, String)>)> {
@@ -41,7 +40,6 @@ fn split(pairs: Vec<(String, String)>) -> ApiResult<(Wanted, Vec<(String, String
         format: FileFormat::Xlsx,
         template: None,
         columns: None,
-        background: false,
     };
     let mut rest = Vec::new();
     for (k, v) in pairs {
@@ -65,7 +63,8 @@ fn split(pairs: Vec<(String, String)>) -> ApiResult<(Wanted, Vec<(String, String
                         .collect(),
                 )
             }
-            "background" => w.background = v == "true",
+            // Read by the handler: it decides between a direct answer and a job.
+            "background" => {}
             _ => rest.push((k, v)),
         }
     }
@@ -215,7 +214,6 @@ pub async fn plan(
         clear,
         format: wanted.format,
     };
-    let _ = wanted.background;
     Ok((plan, format!("{label}|{query_text}")))
 }
 
@@ -293,14 +291,12 @@ pub async fn export_list(
         )
         .await?;
         tx.commit().await?;
-        let name = file_name(&label, &at, format);
         tokio::spawn(run_job(
             app.clone(),
             actor.tenant().to_string(),
             id.clone(),
             plan,
             dir.join(format!("{id}.{}", format.ext())),
-            name,
         ));
         let mut v = json!(job);
         v["status_url"] = json!(format!("/api/v1/export-jobs/{id}"));
@@ -348,7 +344,6 @@ async fn run_job(
     id: String,
     plan: ExportPlan,
     path: std::path::PathBuf,
-    name: String,
 ) {
     let progress = Arc::new(Progress::default());
     let watcher = {
@@ -381,7 +376,6 @@ async fn run_job(
         .and_then(|n| n.to_str())
         .unwrap_or_default()
         .to_string();
-    let _ = name;
     let outcome = match &result {
         Ok(n) => Outcome {
             status: "done",
@@ -391,17 +385,14 @@ async fn run_job(
             at: &at,
             expires_at: Some(&expires),
         },
-        Err(e) if progress.cancel.load(Ordering::Relaxed) => {
-            let _ = e;
-            Outcome {
-                status: "cancelled",
-                rows,
-                file: None,
-                error: None,
-                at: &at,
-                expires_at: None,
-            }
-        }
+        Err(_) if progress.cancel.load(Ordering::Relaxed) => Outcome {
+            status: "cancelled",
+            rows,
+            file: None,
+            error: None,
+            at: &at,
+            expires_at: None,
+        },
         Err(_) => Outcome {
             status: "failed",
             rows,
