@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// Skip SQLite and measure PostgreSQL only (needs --postgres).
     #[arg(long)]
     skip_sqlite: bool,
+    /// Also export every record (20 columns, .xlsx) as the city reviewer and report the time
+    /// and the process's peak memory during the export.
+    #[arg(long)]
+    export: bool,
 }
 
 const PASSWORD: &str = "bench-password";
@@ -68,6 +72,71 @@ struct Figures {
     lists: Vec<Timing>,
     inbox: Vec<Timing>,
     statistics: Vec<Timing>,
+    /// Rows, columns, seconds, file bytes, resident memory before and peak during.
+    export: Option<ExportFigures>,
+}
+
+/// What exporting every record took.
+struct ExportFigures {
+    rows: u64,
+    columns: usize,
+    took: Duration,
+    bytes: u64,
+    rss_before_kb: u64,
+    peak_kb: Option<u64>,
+}
+
+/// The 20 columns of the export benchmark.
+const EXPORT_COLUMNS: &str = "app_no,applicant_name,id_number,phone,district,street,address,fire_date,fire_address,housing_type,residency_type,deaths,injured,loss_amount,requested_amount,approved_amount,bank_name,bank_account,state,created_at";
+
+/// A line of /proc/self/status in kB (Linux), e.g. `VmRSS` or `VmHWM`.
+fn proc_kb(key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+}
+
+/// Exports every record as the city reviewer, in process, and measures time and memory. The
+/// peak is the process's high-water mark reset just before (Linux `clear_refs`); None where
+/// it cannot be reset.
+async fn export_all(state: &AppState) -> anyhow::Result<ExportFigures> {
+    let user = crate::store::users::by_username(&state.db, "redcross", "city_reviewer")
+        .await?
+        .context("no city_reviewer")?;
+    let roles = state.authz.roles(&user.user_id, "redcross").await;
+    let actor = crate::http::extract::Actor {
+        user,
+        roles,
+        token_hash: String::new(),
+    };
+    let pairs = vec![
+        ("columns".to_string(), EXPORT_COLUMNS.to_string()),
+        ("format".to_string(), "xlsx".to_string()),
+    ];
+    let (plan, _) = crate::http::exports::plan(state, &actor, "fire_relief_all", pairs)
+        .await
+        .map_err(|e| anyhow::anyhow!("export refused: {:?}", e.body()))?;
+    let columns = plan.template.leaves.len();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("export.xlsx");
+    let rss_before_kb = proc_kb("VmRSS:").unwrap_or(0);
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let progress = std::sync::Arc::new(crate::export::Progress::default());
+    let started = Instant::now();
+    let rows = crate::export::write(state, plan, &path, progress).await?;
+    let took = started.elapsed();
+    let peak_kb = if reset { proc_kb("VmHWM:") } else { None };
+    let bytes = std::fs::metadata(&path)?.len();
+    Ok(ExportFigures {
+        rows,
+        columns,
+        took,
+        bytes,
+        rss_before_kb,
+        peak_kb,
+    })
 }
 
 /// The statistic timed: two dimensions (district × state), three measures.
@@ -164,6 +233,26 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
                     t.note
                 );
             }
+        }
+        if let Some(e) = &f.export {
+            let peak = e.peak_kb.map_or_else(
+                || "peak not measurable here".to_string(),
+                |p| {
+                    format!(
+                        "peak resident memory during the export {:.0} MB",
+                        p as f64 / 1024.0
+                    )
+                },
+            );
+            println!(
+                "{indent:<36} export (city reviewer, .xlsx, constant memory): {} rows × {} columns in {:.1} s ({:.0} rows/s), file {:.1} MB; resident before {:.0} MB, {peak}",
+                e.rows,
+                e.columns,
+                e.took.as_secs_f64(),
+                e.rows as f64 / e.took.as_secs_f64().max(1e-9),
+                e.bytes as f64 / 1_048_576.0,
+                e.rss_before_kb as f64 / 1024.0
+            );
         }
     }
     Ok(())
@@ -303,6 +392,13 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
         });
     }
 
+    let export = if a.export {
+        eprintln!("[{name}] exporting every record");
+        Some(export_all(&state).await?)
+    } else {
+        None
+    };
+
     let _ = stop.send(());
     server.await??;
     Ok(Figures {
@@ -312,6 +408,7 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
         lists,
         inbox,
         statistics,
+        export,
     })
 }
 
