@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::http::sensitive::seal;
 use crate::startup::{App, AppState, Config};
-use crate::store::{bind_all, Db};
+use crate::store::{bind_all, stamp, Db};
 
 /// Options of the benchmark.
 #[derive(clap::Args, Debug)]
@@ -797,7 +797,6 @@ async fn batch(load: &Load, from: usize, rows: usize) -> anyhow::Result<Sql> {
         Dialect::Sqlite => ("", ""),
         Dialect::Postgres => ("cast(", " as jsonb)"),
     };
-    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let mut sql = Sql::new(dialect);
     sql.push("insert into records (tenant_id, record_id, form_key, form_version, state, data, owner_id, org_path, row_version, created_at, updated_at) values ");
     for i in from..from + rows {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::crypto::{webhook_aad, webhook_signature};
 use crate::startup::AppState;
-use crate::store::notify;
+use crate::store::{notify, stamp};
 
 /// Attempts before a message is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -34,10 +34,6 @@ pub fn next_attempt(
         .min(Duration::from_secs(6 * 3600));
     let at = now + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(6));
     Some(stamp(at))
-}
-
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// Runs the sender every `every` until the process ends.

@@ -25,9 +25,7 @@ pub fn schedule(workflow: &Workflow, state: &str, at: &str) -> Option<(String, S
     let due = entered + chrono::Duration::seconds(t.seconds()?);
     Some((
         t.action.clone(),
-        due.with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string(),
+        crate::store::stamp(due.with_timezone(&chrono::Utc)),
     ))
 }
 

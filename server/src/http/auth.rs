@@ -76,7 +76,7 @@ pub async fn login(
     let token = format!("{}.{}", req.tenant, hex::encode(secret));
     let hash = token_hash(&token);
     let expires = chrono::Utc::now() + chrono::Duration::hours(app.session_hours);
-    let expires_s = expires.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let expires_s = crate::store::stamp(expires);
     let mut tx = app.db.begin().await?;
     users::create_session(&mut tx, &req.tenant, &row.user_id, &hash, &expires_s).await?;
     audit::append(

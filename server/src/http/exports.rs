@@ -20,7 +20,7 @@ use super::lists::list_query;
 use crate::export::{self, ExportPlan, FileFormat, Progress};
 use crate::startup::AppState;
 use crate::store::exports::{self as jobs, ExportJob, Outcome};
-use crate::store::{audit, new_id, now, packs, records};
+use crate::store::{audit, new_id, now, packs, records, stamp};
 
 /// Most rows answered directly; a larger export becomes a job.
 pub const DIRECT_LIMIT: i64 = 10_000;
@@ -364,9 +364,7 @@ async fn run_job(
     let result = export::write(&app, plan, &path, progress.clone()).await;
     watcher.abort();
     let at = now();
-    let expires = (chrono::Utc::now() + chrono::Duration::hours(KEEP_HOURS))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
+    let expires = stamp(chrono::Utc::now() + chrono::Duration::hours(KEEP_HOURS));
     let rows = progress.rows.load(Ordering::Relaxed) as i64;
     let size = std::fs::metadata(&path)
         .map(|m| m.len() as i64)
@@ -546,9 +544,7 @@ pub async fn sweep(app: &AppState) -> anyhow::Result<()> {
         let _ = tokio::fs::remove_file(export::dir(&app.data_dir, &tenant).join(&file)).await;
         jobs::expire(&app.db, &tenant, &id).await?;
     }
-    let stale = (chrono::Utc::now() - chrono::Duration::minutes(2))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
+    let stale = stamp(chrono::Utc::now() - chrono::Duration::minutes(2));
     jobs::fail_abandoned(&app.db, &stale, &at).await?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::crypto::webhook_aad;
 use crate::startup::AppState;
 use crate::store::notify::{self, Webhook};
 use crate::store::tenants::ADMIN_ROLE;
-use crate::store::{audit, new_id, now, packs};
+use crate::store::{audit, new_id, now, packs, stamp};
 
 /// Query of `GET /api/v1/notifications`.
 #[derive(Deserialize)]
@@ -177,7 +177,6 @@ pub async fn claim(
     let limit = i64::from(req.limit.unwrap_or(50).clamp(1, 500));
     let lease = chrono::Duration::seconds(i64::from(req.lease_secs.unwrap_or(300).clamp(10, 3600)));
     let at = chrono::Utc::now();
-    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let claimed = notify::claim(
         &app.db,
         Some(tenant),
@@ -239,7 +238,7 @@ pub async fn report(
         .await?
         .ok_or_else(|| ApiError::NotFound("没有这条投递".into()))?;
     let at = chrono::Utc::now();
-    let stamp = at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let stamp = crate::store::stamp(at);
     let error = req
         .error
         .unwrap_or_else(|| "the gateway reported a failure".into());

@@ -172,9 +172,12 @@ pub fn bind_all<'q>(
 
 /// The current time as stored: ISO 8601 UTC with microseconds.
 pub fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    stamp(chrono::Utc::now())
+}
+
+/// A time as stored (ISO 8601 UTC with microseconds), so stored times compare as text.
+pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// A new random-looking, time-ordered id.
