@@ -430,8 +430,9 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// `attachment; filename="ascii fallback"; filename*=UTF-8''…`: always a download, never
-/// shown inline.
-fn disposition(name: &str) -> String {
+/// shown inline. Every file the API hands out (attachments, exports, import workbooks) is
+/// named this way.
+pub(super) fn disposition(name: &str) -> String {
     let fallback: String = name
         .chars()
         .map(|c| {

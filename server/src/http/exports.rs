@@ -226,14 +226,6 @@ fn file_name(label: &str, at: &str, format: FileFormat) -> String {
     format!("{safe}-{stamp}.{}", format.ext())
 }
 
-fn attachment(name: &str) -> String {
-    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-    format!(
-        "attachment; filename=\"export.{}\"; filename*=UTF-8''{encoded}",
-        name.rsplit('.').next().unwrap_or("xlsx")
-    )
-}
-
 /// Handles `GET /api/v1/lists/{list}/export`.
 pub async fn export_list(
     State(app): State<AppState>,
@@ -329,7 +321,10 @@ pub async fn export_list(
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
-            (header::CONTENT_DISPOSITION, attachment(&name)),
+            (
+                header::CONTENT_DISPOSITION,
+                super::attachments::disposition(&name),
+            ),
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         bytes,
@@ -469,7 +464,7 @@ pub async fn job_file(
             (header::CONTENT_TYPE, format.content_type().to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                attachment(&file_name(&label, &j.created_at, format)),
+                super::attachments::disposition(&file_name(&label, &j.created_at, format)),
             ),
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],

@@ -629,16 +629,12 @@ async fn keep(
 }
 
 fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
     (
         [
             (header::CONTENT_TYPE, XLSX.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename*=UTF-8''{}",
-                    encoded.replace('+', "%20")
-                ),
+                super::attachments::disposition(name),
             ),
         ],
         bytes,
