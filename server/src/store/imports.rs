@@ -8,43 +8,9 @@ use sqlx::Row;
 
 use super::{bind_all, Db, Tx};
 
-/// Writes a pack's import template, in the install's transaction.
-pub async fn upsert_template(
-    tx: &mut Tx,
-    tenant: &str,
-    pack_id: &str,
-    key: &str,
-    def: &ImportDef,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "insert into import_templates (tenant_id, template_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
-         on conflict (tenant_id, template_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
-    )
-    .bind(tenant)
-    .bind(key)
-    .bind(&def.form)
-    .bind(pack_id)
-    .bind(serde_json::to_string(def)?)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
 /// The tenant's import template `key`, if it has one.
 pub async fn template(db: &Db, tenant: &str, key: &str) -> anyhow::Result<Option<ImportDef>> {
-    let row = sqlx::query(
-        "select definition from import_templates where tenant_id = $1 and template_key = $2",
-    )
-    .bind(tenant)
-    .bind(key)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(match row {
-        None => None,
-        Some(r) => Some(serde_json::from_str(
-            &r.try_get::<String, _>("definition")?,
-        )?),
-    })
+    super::packs::IMPORT_TEMPLATES.one(db, tenant, key).await
 }
 
 /// Ids of the records of `form` whose fields equal the values in `equal`

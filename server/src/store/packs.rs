@@ -103,17 +103,9 @@ pub async fn install(
     }
 
     for (key, list) in &pack.lists {
-        sqlx::query(
-            "insert into lists (tenant_id, list_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
-             on conflict (tenant_id, list_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
-        )
-        .bind(tenant)
-        .bind(key)
-        .bind(&list.form)
-        .bind(pack_id)
-        .bind(serde_json::to_string(list)?)
-        .execute(tx.conn())
-        .await?;
+        LISTS
+            .upsert(tx, tenant, pack_id, key, &list.form, list)
+            .await?;
         report.lists.push(key.clone());
         let fields =
             form_runtime::form::CompiledForm::fields_of(&pack.forms[&list.form].schema, "")
@@ -125,39 +117,24 @@ pub async fn install(
     }
 
     for (key, stat) in &pack.statistics {
-        super::statistics::upsert(tx, tenant, pack_id, key, stat).await?;
+        STATISTICS
+            .upsert(tx, tenant, pack_id, key, &stat.form, stat)
+            .await?;
     }
-
     for (key, t) in &pack.exports {
-        sqlx::query(
-            "insert into export_templates (tenant_id, template_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
-             on conflict (tenant_id, template_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
-        )
-        .bind(tenant)
-        .bind(key)
-        .bind(&t.form)
-        .bind(pack_id)
-        .bind(serde_json::to_string(t)?)
-        .execute(tx.conn())
-        .await?;
+        EXPORT_TEMPLATES
+            .upsert(tx, tenant, pack_id, key, &t.form, t)
+            .await?;
     }
-
     for (key, rule) in &pack.batches {
-        sqlx::query(
-            "insert into batch_rules (tenant_id, rule_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
-             on conflict (tenant_id, rule_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
-        )
-        .bind(tenant)
-        .bind(key)
-        .bind(&rule.form)
-        .bind(pack_id)
-        .bind(serde_json::to_string(rule)?)
-        .execute(tx.conn())
-        .await?;
+        BATCH_RULES
+            .upsert(tx, tenant, pack_id, key, &rule.form, rule)
+            .await?;
     }
-
     for (key, def) in &pack.imports {
-        super::imports::upsert_template(tx, tenant, pack_id, key, def).await?;
+        IMPORT_TEMPLATES
+            .upsert(tx, tenant, pack_id, key, &def.form, def)
+            .await?;
     }
 
     sqlx::query("delete from casbin_rule where tenant_id = $1 and ptype = 'p' and source = $2")
@@ -269,17 +246,7 @@ pub async fn forms(db: &Db, tenant: &str) -> sqlx::Result<Vec<(String, String, i
 
 /// A list's definition JSON.
 pub async fn list_definition(db: &Db, tenant: &str, list: &str) -> anyhow::Result<Option<Value>> {
-    let row = sqlx::query("select definition from lists where tenant_id = $1 and list_key = $2")
-        .bind(tenant)
-        .bind(list)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(match row {
-        None => None,
-        Some(r) => Some(serde_json::from_str(
-            &r.try_get::<String, _>("definition")?,
-        )?),
-    })
+    LISTS.one(db, tenant, list).await
 }
 
 /// Keys of the lists over a form.
@@ -333,20 +300,7 @@ pub async fn batch_rules(
     db: &Db,
     tenant: &str,
 ) -> anyhow::Result<Vec<(String, form_runtime::batch_rule::BatchRuleDef)>> {
-    let rows = sqlx::query(
-        "select rule_key, definition from batch_rules where tenant_id = $1 order by rule_key",
-    )
-    .bind(tenant)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("rule_key")?,
-                serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
-            ))
-        })
-        .collect()
+    BATCH_RULES.all(db, tenant, None).await
 }
 
 /// The tenant's export templates for `form` as (key, definition), by key.
@@ -355,19 +309,115 @@ pub async fn export_templates(
     tenant: &str,
     form: &str,
 ) -> anyhow::Result<Vec<(String, form_runtime::export::ExportDef)>> {
-    let rows = sqlx::query(
-        "select template_key, definition from export_templates where tenant_id = $1 and form_key = $2 order by template_key",
-    )
-    .bind(tenant)
-    .bind(form)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("template_key")?,
-                serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
-            ))
+    EXPORT_TEMPLATES.all(db, tenant, Some(form)).await
+}
+
+/// A table holding one pack definition per tenant and key, with the form it is about: lists,
+/// statistics, batch rules, export and import templates. A pack install writes them; the
+/// server reads them by key or by form.
+#[derive(Clone, Copy)]
+pub struct DefinitionTable {
+    table: &'static str,
+    key: &'static str,
+}
+
+/// `lists/*.json`.
+pub const LISTS: DefinitionTable = DefinitionTable {
+    table: "lists",
+    key: "list_key",
+};
+/// `statistics/*.json`.
+pub const STATISTICS: DefinitionTable = DefinitionTable {
+    table: "statistics",
+    key: "stat_key",
+};
+/// `batches/*.json`.
+pub const BATCH_RULES: DefinitionTable = DefinitionTable {
+    table: "batch_rules",
+    key: "rule_key",
+};
+/// `exports/*.json`.
+pub const EXPORT_TEMPLATES: DefinitionTable = DefinitionTable {
+    table: "export_templates",
+    key: "template_key",
+};
+/// `imports/*.json`.
+pub const IMPORT_TEMPLATES: DefinitionTable = DefinitionTable {
+    table: "import_templates",
+    key: "template_key",
+};
+
+impl DefinitionTable {
+    /// Writes (or replaces) a pack's definition, in the install's transaction.
+    pub async fn upsert(
+        self,
+        tx: &mut Tx,
+        tenant: &str,
+        pack_id: &str,
+        key: &str,
+        form: &str,
+        def: &impl serde::Serialize,
+    ) -> anyhow::Result<()> {
+        let (table, col) = (self.table, self.key);
+        sqlx::query(&format!(
+            "insert into {table} (tenant_id, {col}, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
+             on conflict (tenant_id, {col}) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition"
+        ))
+        .bind(tenant)
+        .bind(key)
+        .bind(form)
+        .bind(pack_id)
+        .bind(serde_json::to_string(def)?)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The definition with this key, if the tenant has one.
+    pub async fn one<T: serde::de::DeserializeOwned>(
+        self,
+        db: &Db,
+        tenant: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<T>> {
+        let (table, col) = (self.table, self.key);
+        let row = sqlx::query(&format!(
+            "select definition from {table} where tenant_id = $1 and {col} = $2"
+        ))
+        .bind(tenant)
+        .bind(key)
+        .fetch_optional(db.pool())
+        .await?;
+        row.map(|r| {
+            Ok(serde_json::from_str(
+                &r.try_get::<String, _>("definition")?,
+            )?)
         })
-        .collect()
+        .transpose()
+    }
+
+    /// Every definition of the tenant (of one form, when given) as (key, definition), by key.
+    pub async fn all<T: serde::de::DeserializeOwned>(
+        self,
+        db: &Db,
+        tenant: &str,
+        form: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, T)>> {
+        let (table, col) = (self.table, self.key);
+        let rows = sqlx::query(&format!(
+            "select {col} as k, definition from {table} where tenant_id = $1 and ($2 = '' or form_key = $2) order by {col}"
+        ))
+        .bind(tenant)
+        .bind(form.unwrap_or(""))
+        .fetch_all(db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("k")?,
+                    serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
+                ))
+            })
+            .collect()
+    }
 }

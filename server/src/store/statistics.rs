@@ -10,63 +10,18 @@ use form_runtime::sql::Sql;
 use form_runtime::statistics::{CompiledStatistic, Partial, RawRow, StatisticDef};
 use sqlx::Row;
 
+use super::packs::STATISTICS;
 use super::records::Viewer;
-use super::{bind_all, Db, Tx};
-
-/// Writes (or replaces) a statistic of a pack, in the install's transaction.
-pub async fn upsert(
-    tx: &mut Tx,
-    tenant: &str,
-    pack_id: &str,
-    key: &str,
-    def: &StatisticDef,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "insert into statistics (tenant_id, stat_key, form_key, pack_id, definition) values ($1, $2, $3, $4, $5) \
-         on conflict (tenant_id, stat_key) do update set form_key = excluded.form_key, pack_id = excluded.pack_id, definition = excluded.definition",
-    )
-    .bind(tenant)
-    .bind(key)
-    .bind(&def.form)
-    .bind(pack_id)
-    .bind(serde_json::to_string(def)?)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
+use super::{bind_all, Db};
 
 /// Every statistic of the tenant as (key, definition), by key.
 pub async fn all(db: &Db, tenant: &str) -> anyhow::Result<Vec<(String, StatisticDef)>> {
-    let rows = sqlx::query(
-        "select stat_key, definition from statistics where tenant_id = $1 order by stat_key",
-    )
-    .bind(tenant)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("stat_key")?,
-                serde_json::from_str(&r.try_get::<String, _>("definition")?)?,
-            ))
-        })
-        .collect()
+    STATISTICS.all(db, tenant, None).await
 }
 
 /// One statistic's definition.
 pub async fn definition(db: &Db, tenant: &str, key: &str) -> anyhow::Result<Option<StatisticDef>> {
-    let row =
-        sqlx::query("select definition from statistics where tenant_id = $1 and stat_key = $2")
-            .bind(tenant)
-            .bind(key)
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(match row {
-        None => None,
-        Some(r) => Some(serde_json::from_str(
-            &r.try_get::<String, _>("definition")?,
-        )?),
-    })
+    STATISTICS.one(db, tenant, key).await
 }
 
 /// Runs the grouped query of `stat` over the records `viewer` sees, narrowed by `q`'s
