@@ -768,13 +768,18 @@ impl Workflow {
             .or_else(|| self.def.fields.get(field))
     }
 
-    /// Fields someone holding `roles` does not see in `state`.
-    pub fn hidden(&self, state: &str, roles: &[String]) -> BTreeSet<String> {
+    /// Fields with an access entry in `state`: the workflow's and the state's own.
+    fn access_names(&self, state: &str) -> BTreeSet<&String> {
         let mut names: BTreeSet<&String> = self.def.fields.keys().collect();
         if let Some(s) = self.state(state) {
             names.extend(s.fields.keys());
         }
         names
+    }
+
+    /// Fields someone holding `roles` does not see in `state`.
+    pub fn hidden(&self, state: &str, roles: &[String]) -> BTreeSet<String> {
+        self.access_names(state)
             .into_iter()
             .filter(|f| {
                 self.field_access(state, f)
@@ -808,11 +813,7 @@ impl Workflow {
 
     /// Fields someone holding `roles` must fill before leaving `state`.
     pub fn required_in(&self, state: &str, roles: &[String]) -> Vec<String> {
-        let mut names: BTreeSet<&String> = self.def.fields.keys().collect();
-        if let Some(s) = self.state(state) {
-            names.extend(s.fields.keys());
-        }
-        names
+        self.access_names(state)
             .into_iter()
             .filter(|f| {
                 self.field_access(state, f)

@@ -102,15 +102,9 @@ fn proc_kb(key: &str) -> Option<u64> {
 /// peak is the process's high-water mark reset just before (Linux `clear_refs`); None where
 /// it cannot be reset.
 async fn export_all(state: &AppState) -> anyhow::Result<ExportFigures> {
-    let user = crate::store::users::by_username(&state.db, "redcross", "city_reviewer")
+    let actor = crate::http::extract::Actor::of_username(state, "redcross", "city_reviewer")
         .await?
         .context("no city_reviewer")?;
-    let roles = state.authz.roles(&user.user_id, "redcross").await;
-    let actor = crate::http::extract::Actor {
-        user,
-        roles,
-        token_hash: String::new(),
-    };
     let pairs = vec![
         ("columns".to_string(), EXPORT_COLUMNS.to_string()),
         ("format".to_string(), "xlsx".to_string()),

@@ -459,15 +459,9 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
         master_key: key_source(a.key_file.as_ref())?,
     };
     let (app, _) = crate::startup::state(&config).await?;
-    let user = users::by_username(&app.db, &a.tenant, &a.as_user)
+    let actor = crate::http::extract::Actor::of_username(&app, &a.tenant, &a.as_user)
         .await?
         .with_context(|| format!("tenant {} has no unlocked user {}", a.tenant, a.as_user))?;
-    let roles = app.authz.roles(&user.user_id, &a.tenant).await;
-    let actor = crate::http::extract::Actor {
-        user,
-        roles,
-        token_hash: String::new(),
-    };
     let mut pairs = Vec::new();
     for p in &a.params {
         let (k, v) = p

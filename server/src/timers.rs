@@ -120,7 +120,7 @@ pub async fn fire_due(app: &AppState) -> anyhow::Result<usize> {
         enter(&mut tx, &tenant, &row.id, &form.workflow, &to, &at).await?;
         // Tasks and webhooks as for any transition; the state's own effects do not run. The
         // stored data is sealed: sensitive values leave as `***`.
-        let outward = effects::Outward::plain(app, &tenant)
+        let outward = effects::Outward::load(app, &tenant, &form, row.form_version, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let moved = records::RecordRow {

@@ -39,7 +39,8 @@ pub struct Outward {
 impl Outward {
     /// Reads what the change of a record of `form` (at `form_version`) needs: for a
     /// transition (`from`, `action`) with effects, the forms it creates records of, its
-    /// documents and the tenant's keys; always the roles and webhooks.
+    /// documents and the tenant's keys; always the roles and webhooks. Without a transition
+    /// (or without effects) it reads no keys, so it may run inside a transaction.
     pub async fn load(
         app: &AppState,
         tenant: &str,
@@ -83,18 +84,6 @@ impl Outward {
             out.keys = Some(app.keys.tenant(&app.db, tenant).await?);
         }
         Ok(out)
-    }
-
-    /// An `Outward` for a change without effects (no keys: it can be built inside a
-    /// transaction).
-    pub async fn plain(app: &AppState, tenant: &str) -> ApiResult<Outward> {
-        Ok(Outward {
-            keys: None,
-            targets: HashMap::new(),
-            documents: BTreeMap::new(),
-            roles: app.catalog.roles(&app.db, tenant).await?,
-            webhooks: notify::webhooks(&app.db, tenant).await?,
-        })
     }
 }
 

@@ -521,10 +521,11 @@ pub async fn list_templates(
     for p in jobs::personal_of(&app.db, actor.tenant(), &actor.user.user_id, &key).await? {
         items.push(json!({"key": format!("mine:{}", p.id), "label": p.name, "columns": p.columns, "kind": "personal"}));
     }
+    let hidden = form.workflow.hidden_somewhere(&actor.roles);
     let columns: Vec<Value> = form
         .fields
         .iter()
-        .filter(|(k, _)| !form.workflow.hidden_somewhere(&actor.roles).contains(*k))
+        .filter(|(k, _)| !hidden.contains(*k))
         .map(|(k, f)| json!({"field": k, "label": f.label}))
         .collect();
     Ok(Json(

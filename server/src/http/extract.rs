@@ -101,6 +101,24 @@ impl Actor {
         Ok(out)
     }
 
+    /// An unlocked user of `tenant` by login name, with their roles: how operator commands
+    /// and the benchmark act as a user without a session.
+    pub async fn of_username(
+        app: &AppState,
+        tenant: &str,
+        username: &str,
+    ) -> anyhow::Result<Option<Actor>> {
+        let Some(user) = users::by_username(&app.db, tenant, username).await? else {
+            return Ok(None);
+        };
+        let roles = app.authz.roles(&user.user_id, tenant).await;
+        Ok(Some(Actor {
+            user,
+            roles,
+            token_hash: String::new(),
+        }))
+    }
+
     /// The actor as the workflow sees it.
     pub fn party(&self) -> Party<'_> {
         Party {
