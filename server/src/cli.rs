@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use form_runtime::pack::Pack;
 
 use crate::crypto::KeySource;
-use crate::startup::{App, Config};
+use crate::http::error::ApiError;
+use crate::http::extract::Actor;
+use crate::startup::{App, AppState, Config};
 use crate::store::{audit, packs, tenants, users, Db};
 
 /// Formwork: a multi-tenant low-code form and workflow platform.
@@ -42,10 +44,14 @@ enum Command {
     /// Export a list to .xlsx or .csv as one of the tenant's users (their scope, grants and
     /// masking), with a progress bar.
     Export(ExportArgs),
+    /// Import an .xlsx or .xls workbook into a form as one of the tenant's users, checked as
+    /// the API checks it (all or nothing unless --valid-only), with a progress bar.
+    Import(ImportArgs),
 }
 
+/// Who an operator command acts as.
 #[derive(Args)]
-struct ExportArgs {
+struct Operator {
     #[command(flatten)]
     db: DbArgs,
     /// File holding the master key (as for `serve`); or FORMWORK_MASTER_KEY.
@@ -54,9 +60,43 @@ struct ExportArgs {
     /// Tenant code.
     #[arg(long)]
     tenant: String,
-    /// The user whose view is exported: their data scope, hidden fields and masking.
+    /// The user the command acts as: their grants, data scope, hidden fields and masking.
     #[arg(long = "as", value_name = "USERNAME")]
     as_user: String,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    who: Operator,
+    /// The form imported into (e.g. fire_relief).
+    form: String,
+    /// The workbook (.xlsx or .xls).
+    #[arg(long, short)]
+    file: PathBuf,
+    /// An import template of the form (e.g. fire_relief_batch); without it, headers are
+    /// matched to the form's field titles and keys.
+    #[arg(long)]
+    template: Option<String>,
+    /// Import the valid rows even when some are rejected (default: one bad row imports
+    /// nothing).
+    #[arg(long)]
+    valid_only: bool,
+    /// Only check the rows and report; nothing is written.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the rejected rows, with a reason column, to this .xlsx file.
+    #[arg(long, value_name = "FILE")]
+    errors: Option<PathBuf>,
+    /// Print the whole report as JSON on standard output instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    who: Operator,
     /// The list key (e.g. fire_relief_all).
     list: String,
     /// Output file; `.csv` writes CSV, anything else .xlsx.
@@ -253,6 +293,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(a) => serve(a).await?,
         Command::Export(a) => export(a).await?,
+        Command::Import(a) => return import(a).await,
         Command::Migrate(db) => {
             db.connect().await?;
             println!("migrations applied");
@@ -444,24 +485,119 @@ fn pack_check(dir: &std::path::Path) -> std::process::ExitCode {
     }
 }
 
+impl Operator {
+    /// The application state on the operator's database, and the user acted as.
+    async fn connect(&self) -> anyhow::Result<(AppState, Actor)> {
+        let config = Config {
+            database_url: self.db.url()?,
+            listen: "127.0.0.1:0".parse()?,
+            demo: false,
+            demo_password: None,
+            session_hours: 1,
+            max_connections: 4,
+            timer_interval: std::time::Duration::from_secs(30),
+            data_dir: self.db.data_dir.clone(),
+            master_key: key_source(self.key_file.as_ref())?,
+        };
+        let (app, _) = crate::startup::state(&config).await?;
+        let actor = Actor::of_username(&app, &self.tenant, &self.as_user)
+            .await?
+            .with_context(|| {
+                format!(
+                    "tenant {} has no unlocked user {}",
+                    self.tenant, self.as_user
+                )
+            })?;
+        Ok((app, actor))
+    }
+}
+
+/// An API refusal as an operator reads it: the message and each field's problem.
+fn refusal(e: ApiError) -> anyhow::Error {
+    if let ApiError::Internal(e) = e {
+        return e;
+    }
+    let b = e.body();
+    let mut msg = b["message"].as_str().unwrap_or("refused").to_string();
+    for f in b["fields"].as_array().into_iter().flatten() {
+        let (p, m) = (&f["pointer"], &f["message"]);
+        msg.push_str(&format!(
+            "\n  {}: {}",
+            p.as_str().unwrap_or(""),
+            m.as_str().unwrap_or("")
+        ));
+    }
+    anyhow::anyhow!(msg)
+}
+
+/// Progress of a long operator command, looked at five times a second: a bar (indicatif) on
+/// a terminal, a plain line every five seconds and at each new phase otherwise. `sample`
+/// answers the phase, rows done and rows in all.
+struct Meter {
+    watch: tokio::task::JoinHandle<()>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Meter {
+    fn start(sample: impl Fn() -> (&'static str, u64, u64) + Send + 'static) -> Meter {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {msg:<9} {bar:40} {pos}/{len} rows  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        let shown = bar.clone();
+        let watch = tokio::spawn(async move {
+            let mut last_line = std::time::Instant::now();
+            let mut last_phase = "";
+            loop {
+                let (phase, done, total) = sample();
+                let new_phase = phase != last_phase;
+                match &shown {
+                    Some(b) => {
+                        if new_phase {
+                            b.reset();
+                            b.set_message(phase);
+                        }
+                        b.set_length(total);
+                        b.set_position(done);
+                    }
+                    None if new_phase
+                        || last_line.elapsed() >= std::time::Duration::from_secs(5) =>
+                    {
+                        if total == 0 {
+                            eprintln!("{phase}…");
+                        } else {
+                            eprintln!("{phase} {done}/{total} rows");
+                        }
+                        last_line = std::time::Instant::now();
+                    }
+                    None => {}
+                }
+                last_phase = phase;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
+        Meter { watch, bar }
+    }
+
+    fn stop(self) {
+        self.watch.abort();
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
 async fn export(a: ExportArgs) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
     use std::sync::atomic::Ordering;
-    let config = Config {
-        database_url: a.db.url()?,
-        listen: "127.0.0.1:0".parse()?,
-        demo: false,
-        demo_password: None,
-        session_hours: 1,
-        max_connections: 4,
-        timer_interval: std::time::Duration::from_secs(30),
-        data_dir: a.db.data_dir.clone(),
-        master_key: key_source(a.key_file.as_ref())?,
-    };
-    let (app, _) = crate::startup::state(&config).await?;
-    let actor = crate::http::extract::Actor::of_username(&app, &a.tenant, &a.as_user)
-        .await?
-        .with_context(|| format!("tenant {} has no unlocked user {}", a.tenant, a.as_user))?;
+    let (app, actor) = a.who.connect().await?;
+    let tenant = &a.who.tenant;
     let mut pairs = Vec::new();
     for p in &a.params {
         let (k, v) = p
@@ -476,56 +612,15 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
     pairs.push(("format".into(), if csv { "csv" } else { "xlsx" }.into()));
     let (plan, described) = crate::http::exports::plan(&app, &actor, &a.list, pairs)
         .await
-        .map_err(|e| {
-            let b = e.body();
-            let mut msg = b["message"].as_str().unwrap_or("refused").to_string();
-            for f in b["fields"].as_array().into_iter().flatten() {
-                let (p, m) = (&f["pointer"], &f["message"]);
-                msg.push_str(&format!(
-                    "\n  {}: {}",
-                    p.as_str().unwrap_or(""),
-                    m.as_str().unwrap_or("")
-                ));
-            }
-            anyhow::anyhow!(msg)
-        })?;
-    let total = crate::store::records::list_count(
-        &app.db,
-        &a.tenant,
-        &plan.list,
-        &plan.query,
-        &plan.viewer,
-    )
-    .await?;
+        .map_err(refusal)?;
+    let total =
+        crate::store::records::list_count(&app.db, tenant, &plan.list, &plan.query, &plan.viewer)
+            .await?
+            .max(0) as u64;
     let progress = std::sync::Arc::new(crate::export::Progress::default());
-    let tty = std::io::stderr().is_terminal();
-    let bar = tty.then(|| {
-        let b = indicatif::ProgressBar::new(total.max(0) as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {bar:40} {pos}/{len} rows  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let watch = {
-        let (progress, bar) = (progress.clone(), bar.clone());
-        tokio::spawn(async move {
-            let mut last_line = std::time::Instant::now();
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                let done = progress.rows.load(Ordering::Relaxed);
-                match &bar {
-                    Some(b) => b.set_position(done),
-                    None if last_line.elapsed() >= std::time::Duration::from_secs(5) => {
-                        eprintln!("exported {done}/{total} rows");
-                        last_line = std::time::Instant::now();
-                    }
-                    None => {}
-                }
-            }
-        })
+    let meter = {
+        let progress = progress.clone();
+        Meter::start(move || ("exported", progress.rows.load(Ordering::Relaxed), total))
     };
     let started = std::time::Instant::now();
     let dir = a
@@ -535,7 +630,7 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
         .unwrap_or(std::path::Path::new("."));
     let tmp = dir.join(format!(".formwork-export-{}", crate::store::new_id()));
     let result = crate::export::write(&app, plan, &tmp, progress.clone()).await;
-    watch.abort();
+    meter.stop();
     let rows = match result {
         Ok(n) => n,
         Err(e) => {
@@ -544,13 +639,10 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
         }
     };
     std::fs::rename(&tmp, &a.out).with_context(|| format!("cannot write {}", a.out.display()))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
     let mut tx = app.db.begin().await?;
     audit::append(
         &mut tx,
-        &a.tenant,
+        tenant,
         Some(&actor.user.user_id),
         "list.export",
         &a.list,
@@ -564,6 +656,106 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Most row errors `formwork import` prints; the error workbook has them all.
+const PRINTED_ERRORS: usize = 20;
+
+async fn import(a: ImportArgs) -> anyhow::Result<std::process::ExitCode> {
+    use crate::http::imports::{self, ImportQuery, Mode, Progress};
+    use std::sync::atomic::Ordering;
+    let (app, actor) = a.who.connect().await?;
+    let target = imports::target(&app, &actor, &a.form, a.template.as_deref())
+        .await
+        .map_err(refusal)?;
+    let size = std::fs::metadata(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?
+        .len();
+    if size > crate::spreadsheet::MAX_FILE_BYTES {
+        return Err(refusal(imports::too_large()));
+    }
+    let bytes =
+        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let query = ImportQuery {
+        template: a.template.clone(),
+        mode: if a.valid_only {
+            Mode::ValidOnly
+        } else {
+            Mode::All
+        },
+        dry_run: a.dry_run,
+    };
+    let progress = std::sync::Arc::new(Progress::default());
+    let meter = {
+        let p = progress.clone();
+        Meter::start(move || {
+            let rows = p.rows.load(Ordering::Relaxed);
+            let to_write = p.to_write.load(Ordering::Relaxed);
+            if to_write > 0 {
+                ("writing", p.written.load(Ordering::Relaxed), to_write)
+            } else if rows > 0 {
+                ("checking", p.checked.load(Ordering::Relaxed), rows)
+            } else {
+                ("reading", 0, 0)
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let result = imports::import_workbook(&app, &actor, target, query, bytes, &progress).await;
+    meter.stop();
+    let outcome = result.map_err(refusal)?;
+    let took = started.elapsed().as_secs_f64();
+    if let (Some(path), Some(bytes)) = (&a.errors, &outcome.errors_xlsx) {
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let report = outcome.report();
+    let n = |k: &str| report[k].as_u64().unwrap_or(0);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.body)?);
+    } else {
+        let errors = report["errors"].as_array().cloned().unwrap_or_default();
+        for e in errors.iter().take(PRINTED_ERRORS) {
+            let message = e["message_en"].as_str().unwrap_or("");
+            let mut at = e["column"]
+                .as_str()
+                .map(|c| format!(", column {c}"))
+                .unwrap_or_default();
+            if let Some(h) = e["header"].as_str().filter(|h| !message.contains(h)) {
+                at.push_str(&format!(" ({h})"));
+            }
+            println!("row {}{at}: {message}", e["row"]);
+        }
+        if errors.len() > PRINTED_ERRORS || report["errors_truncated"] == true {
+            println!("… and more rejected rows: see the error workbook (--errors FILE)");
+        }
+        let (rows, rejected) = (n("rows"), n("rejected"));
+        if a.dry_run {
+            println!(
+                "dry run: {rows} rows, {} would be imported, {rejected} rejected; nothing written ({took:.1} s)",
+                n("accepted")
+            );
+        } else if report["imported"] == true {
+            println!(
+                "imported {} of {rows} rows ({} created, {} updated), {rejected} rejected, in {took:.1} s (import {})",
+                n("created") + n("updated"),
+                n("created"),
+                n("updated"),
+                report["id"].as_str().unwrap_or("")
+            );
+        } else {
+            println!(
+                "nothing imported: {rejected} of {rows} rows rejected ({took:.1} s); fix them or use --valid-only"
+            );
+        }
+        if let (Some(path), Some(_)) = (&a.errors, &outcome.errors_xlsx) {
+            println!("rejected rows with reasons written to {}", path.display());
+        }
+    }
+    Ok(if outcome.status.is_success() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {

@@ -38,12 +38,23 @@ pub async fn enter(
     state: &str,
     at: &str,
 ) -> sqlx::Result<()> {
-    match schedule(workflow, state, at) {
-        Some((action, due)) => {
-            records::set_timer(tx, tenant, record_id, Some((state, &action, &due))).await
-        }
-        None => records::set_timer(tx, tenant, record_id, None).await,
-    }
+    let due = schedule(workflow, state, at);
+    let timer = due.as_ref().map(|(a, d)| (state, a.as_str(), d.as_str()));
+    records::set_timer(tx, tenant, record_id, timer).await
+}
+
+/// Sets the timer of a record created at `at` in `state` (it has none to replace).
+pub async fn start(
+    tx: &mut Tx,
+    tenant: &str,
+    record_id: &str,
+    workflow: &Workflow,
+    state: &str,
+    at: &str,
+) -> sqlx::Result<()> {
+    let due = schedule(workflow, state, at);
+    let timer = due.as_ref().map(|(a, d)| (state, a.as_str(), d.as_str()));
+    records::add_timer(tx, tenant, record_id, timer).await
 }
 
 /// Runs the job every `every` until the process ends.

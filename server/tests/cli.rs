@@ -337,6 +337,84 @@ fn operator_commands_create_a_tenant_install_a_pack_and_add_a_user() {
         !ok && out.contains("不能导出"),
         "district staff hold no export grant: {out}"
     );
+
+    // An operator imports a workbook as a district user: one bad row among 50 imports
+    // nothing and is named with its column; the rejected rows go to a workbook; with
+    // --valid-only the other 49 are imported. Progress goes to stderr as plain lines.
+    let book = data.path().join("申请.xlsx");
+    let errors = data.path().join("错误.xlsx");
+    std::fs::write(
+        &book,
+        formwork::bench::fire_relief_workbook(50, 0, &[6]).expect("workbook"),
+    )
+    .expect("write the workbook");
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "fire_relief",
+            "--tenant",
+            "jinshan",
+            "--as",
+            "zj_staff",
+            "--template",
+            "fire_relief_batch",
+            "--file",
+            book.to_str().expect("utf-8"),
+            "--errors",
+            errors.to_str().expect("utf-8"),
+            "--data-dir",
+            d,
+        ];
+        args.extend_from_slice(extra);
+        run(&args, &[])
+    };
+    let (ok, out) = import(&[]);
+    assert!(!ok, "one bad row refuses the import: {out}");
+    assert!(
+        out.contains("row 8, column B: 身份证号")
+            && out.contains("nothing imported: 1 of 50 rows rejected")
+            && out.contains("reading…"),
+        "{out}"
+    );
+    let mut rejected = calamine::open_workbook_auto(&errors).expect("error workbook written");
+    let sheet = calamine::Reader::worksheet_range_at(&mut rejected, 0)
+        .expect("a sheet")
+        .expect("readable");
+    let rows: Vec<String> = sheet
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "header and the one rejected row: {rows:?}");
+    assert!(
+        rows[1].contains("申请人6") && rows[1].contains("B列「身份证号」"),
+        "{rows:?}"
+    );
+    let (ok, out) = import(&["--valid-only"]);
+    assert!(
+        ok && out.contains("imported 49 of 50 rows (49 created, 0 updated), 1 rejected"),
+        "{out}"
+    );
+    let (ok, out) = run(
+        &[
+            "export",
+            "fire_relief_all",
+            "--tenant",
+            "jinshan",
+            "--as",
+            "js_fin",
+            "--out",
+            csv_s,
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(ok && out.contains("exported 49 rows"), "{out}");
 }
 
 #[test]
@@ -351,6 +429,8 @@ fn every_command_explains_itself() {
         vec!["org", "add", "--help"],
         vec!["user", "create", "--help"],
         vec!["bench", "--help"],
+        vec!["export", "--help"],
+        vec!["import", "--help"],
     ] {
         let out = formwork(&args, &[]);
         assert!(out.status.success(), "{args:?}");

@@ -32,76 +32,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A valid resident ID number, different for every `n` below 3,650,000.
-fn id_number(n: u32) -> String {
-    let day = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()
-        + chrono::Duration::days(i64::from(n / 1000));
-    let body = format!("110105{}{:03}", day.format("%Y%m%d"), n % 1000);
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .chars()
-        .zip(weights)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
-}
-
-fn workbook(rows: u32) -> Vec<u8> {
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.set_name("申请").unwrap();
-    let headers = [
-        "申请人姓名",
-        "身份证号",
-        "联系电话",
-        "所属区",
-        "街镇",
-        "居住地址",
-        "火灾发生日期",
-        "火灾地址",
-        "房屋性质",
-        "居住身份",
-        "死亡人数",
-        "受伤人数",
-        "财产损失情况",
-        "损失金额（元）",
-        "申请金额（元）",
-        "开户银行",
-        "银行账号",
-        "本人承诺属实",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string(0, c as u16, *h).unwrap();
-    }
-    for i in 0..rows {
-        let r = i + 1;
-        let text = [
-            format!("申请人{i}"),
-            id_number(i),
-            "13812345678".into(),
-            "浦东新区".into(),
-            "花木街道".into(),
-            "浦东新区花木路100弄".into(),
-            "2026-10-08".into(),
-            "浦东新区花木路100弄".into(),
-            "居住性房屋".into(),
-            "户籍居民".into(),
-        ];
-        for (c, t) in text.iter().enumerate() {
-            ws.write_string(r, c as u16, t).unwrap();
-        }
-        ws.write_number(r, 10, 0).unwrap();
-        ws.write_number(r, 11, 0).unwrap();
-        ws.write_string(r, 12, "家具烧毁").unwrap();
-        ws.write_number(r, 13, 5000).unwrap();
-        ws.write_number(r, 14, 3000).unwrap();
-        ws.write_string(r, 15, "中国工商银行上海分行").unwrap();
-        ws.write_string(r, 16, "6222021234567890128").unwrap();
-        ws.write_string(r, 17, "是").unwrap();
-    }
-    wb.save_to_buffer().unwrap()
-}
-
 async fn count(dir: &std::path::Path, sql: &str) -> i64 {
     use sqlx::{Connection, Row};
     sqlx::any::install_default_drivers();
@@ -143,7 +73,7 @@ async fn killing_the_server_during_a_big_import_leaves_nothing_of_it() {
     let records_before = count(dir.path(), "select count(*) from records").await;
     let events_before = count(dir.path(), "select count(*) from record_events").await;
 
-    let body = workbook(100_000);
+    let body = formwork::bench::fire_relief_workbook(100_000, 0, &[]).expect("workbook");
     let upload = {
         let (client, token) = (client.clone(), token.clone());
         tokio::spawn(async move {

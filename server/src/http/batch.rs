@@ -76,11 +76,13 @@ async fn run_all(
     let mut ready = Vec::new();
     let mut results = Vec::new();
     let mut refused = 0;
+    let outwards = super::effects::Outwards::default();
     for (id, action) in items {
         let one = async {
             let (row, form, _) = visible(app, actor, id).await?;
             let t = TransitionRequest::new(comment.clone(), data.clone());
-            let prepared = prepare_transition(app, actor, &form, row, action, t).await?;
+            let prepared =
+                prepare_transition(app, actor, &form, row, action, t, Some(&outwards)).await?;
             Ok::<_, ApiError>((form, prepared))
         };
         match one.await {

@@ -34,6 +34,45 @@ pub struct Outward {
     documents: BTreeMap<String, Document>,
     roles: Arc<BTreeMap<String, RoleInfo>>,
     webhooks: Vec<Webhook>,
+    /// Holders of each role as first read in a transaction, kept for the next change in it
+    /// (an import writes thousands of records with one `Outward`).
+    holders: std::sync::Mutex<HashMap<String, Arc<Vec<notify::Holder>>>>,
+}
+
+/// Context key of an [`Outward`]: form, version and transition (from, action).
+type OutwardKey = (String, i64, Option<(String, String)>);
+
+/// [`Outward`]s read once and shared by many changes of one request (an import's rows).
+#[derive(Default)]
+pub struct Outwards(tokio::sync::Mutex<HashMap<OutwardKey, Arc<Outward>>>);
+
+/// The [`Outward`] of a change: from `cache` when it holds one for the same form, version
+/// and transition, else read (and kept in `cache`).
+pub async fn outward(
+    cache: Option<&Outwards>,
+    app: &AppState,
+    tenant: &str,
+    form: &CompiledForm,
+    form_version: i64,
+    transition: Option<(&str, &str)>,
+) -> ApiResult<Arc<Outward>> {
+    let Some(cache) = cache else {
+        return Ok(Arc::new(
+            Outward::load(app, tenant, form, form_version, transition).await?,
+        ));
+    };
+    let key = (
+        form.key.clone(),
+        form_version,
+        transition.map(|(f, a)| (f.to_string(), a.to_string())),
+    );
+    let mut kept = cache.0.lock().await;
+    if let Some(o) = kept.get(&key) {
+        return Ok(o.clone());
+    }
+    let o = Arc::new(Outward::load(app, tenant, form, form_version, transition).await?);
+    kept.insert(key, o.clone());
+    Ok(o)
 }
 
 impl Outward {
@@ -57,6 +96,7 @@ impl Outward {
             documents: BTreeMap::new(),
             roles: app.catalog.roles(&app.db, tenant).await?,
             webhooks: notify::webhooks(&app.db, tenant).await?,
+            holders: std::sync::Mutex::new(HashMap::new()),
         };
         let mut need_keys = false;
         for e in effects {
@@ -84,6 +124,27 @@ impl Outward {
             out.keys = Some(app.keys.tenant(&app.db, tenant).await?);
         }
         Ok(out)
+    }
+
+    /// Unlocked holders of `role`, read in `tx` the first time and kept.
+    async fn holders(
+        &self,
+        tx: &mut Tx,
+        tenant: &str,
+        role: &str,
+    ) -> sqlx::Result<Arc<Vec<notify::Holder>>> {
+        if let Some(h) = self.kept_holders(role) {
+            return Ok(h);
+        }
+        let found = Arc::new(notify::holders(tx, tenant, role).await?);
+        if let Ok(mut kept) = self.holders.lock() {
+            kept.insert(role.to_string(), found.clone());
+        }
+        Ok(found)
+    }
+
+    fn kept_holders(&self, role: &str) -> Option<Arc<Vec<notify::Holder>>> {
+        self.holders.lock().ok()?.get(role).cloned()
     }
 }
 
@@ -346,9 +407,9 @@ async fn message(
             if n.to == "owner" {
                 users.push(h.record.owner_id.clone());
             } else {
-                for u in notify::holders(tx, h.tenant, &n.to).await? {
+                for u in out.holders(tx, h.tenant, &n.to).await?.iter() {
                     if sees(app, out, h, &n.to, &u.user_id, &u.org_path).await {
-                        users.push(u.user_id);
+                        users.push(u.user_id.clone());
                     }
                 }
             }
@@ -420,13 +481,13 @@ async fn tasks(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> 
     let mut people: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     let roles: BTreeSet<&String> = candidates.iter().flat_map(|t| &t.roles).collect();
     for role in roles {
-        for u in notify::holders(tx, h.tenant, role).await? {
+        for u in out.holders(tx, h.tenant, role).await?.iter() {
             if u.user_id == h.actor_id {
                 continue;
             }
             let e = people
-                .entry(u.user_id)
-                .or_insert_with(|| (u.org_path, Vec::new()));
+                .entry(u.user_id.clone())
+                .or_insert_with(|| (u.org_path.clone(), Vec::new()));
             e.1.push(role.clone());
         }
     }

@@ -8,6 +8,8 @@
 //! error workbook, sealed with the tenant's key, that only the importer can download.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
@@ -65,18 +67,62 @@ impl Mode {
     }
 }
 
-/// Query of `POST /api/v1/forms/{form}/imports`.
-#[derive(Debug, Deserialize)]
+/// Query of `POST /api/v1/forms/{form}/imports`, and the options of `formwork import`.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Key of an import template of the form (`imports/<key>.json`).
-    template: Option<String>,
+    pub template: Option<String>,
     /// `all` (default) or `valid_only`.
     #[serde(default)]
-    mode: Mode,
+    pub mode: Mode,
     /// Only check and report; nothing is written.
     #[serde(default)]
-    dry_run: bool,
+    pub dry_run: bool,
+}
+
+/// How far an import has come, for a progress bar: rows read from the sheet (0 while it is
+/// being read), rows checked and rows written so far. A `valid_only` import that starts its
+/// transaction again counts its rows again.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Data rows of the sheet, once read.
+    pub rows: AtomicU64,
+    /// Rows checked in the current pass.
+    pub checked: AtomicU64,
+    /// Rows to write in the current transaction (0 while checking).
+    pub to_write: AtomicU64,
+    /// Rows written in the current transaction.
+    pub written: AtomicU64,
+}
+
+/// What an import answered: the HTTP status, the body (the report, or the refusal with the
+/// report in it) and the error workbook of the rejected rows, when any was.
+pub struct Outcome {
+    /// 200 for a dry run, 201 when written, 422 when refused.
+    pub status: StatusCode,
+    /// As the API answers it.
+    pub body: Value,
+    /// The `.xlsx` of rejected rows with a reason column.
+    pub errors_xlsx: Option<Vec<u8>>,
+}
+
+impl Outcome {
+    /// The report, wherever it is in the body.
+    pub fn report(&self) -> &Value {
+        if self.body.get("report").is_some() {
+            &self.body["report"]
+        } else {
+            &self.body
+        }
+    }
+}
+
+/// The form, version and template an import writes with, once the user may.
+pub struct Target {
+    version: i64,
+    form: Arc<CompiledForm>,
+    def: Option<ImportDef>,
 }
 
 /// Query of `GET /api/v1/forms/{form}/import-template.xlsx`.
@@ -102,7 +148,7 @@ struct RowError {
 /// A row ready to be written.
 enum Ready {
     Create(Box<PreparedCreate>),
-    Update(Box<Prepared>, std::sync::Arc<CompiledForm>),
+    Update(Box<Prepared>, Arc<CompiledForm>),
 }
 
 /// What the checks of every row gave.
@@ -115,11 +161,14 @@ struct Checked {
 struct Job<'a> {
     app: &'a AppState,
     actor: &'a Actor,
-    form: std::sync::Arc<CompiledForm>,
+    form: Arc<CompiledForm>,
     version: i64,
     importer: Importer,
     binding: Binding,
     sheet: Sheet,
+    progress: &'a Progress,
+    /// Effect contexts (webhooks, roles, role holders), read once for all rows.
+    outwards: super::effects::Outwards,
 }
 
 /// The form (latest version), refusing users without `import`, `create` and an edit rule
@@ -128,7 +177,7 @@ async fn importable(
     app: &AppState,
     actor: &Actor,
     form_key: &str,
-) -> ApiResult<(i64, std::sync::Arc<CompiledForm>)> {
+) -> ApiResult<(i64, Arc<CompiledForm>)> {
     let (version, form) = app
         .catalog
         .versioned(&app.db, actor.tenant(), form_key, None)
@@ -189,47 +238,83 @@ pub async fn import_records(
     body: Body,
 ) -> ApiResult<Response> {
     let Query(q) = query?;
-    let (version, form) = importable(&app, &actor, &form_key).await?;
-    let def = template_of(&app, &actor, &form.key, q.template.as_deref()).await?;
+    let target = target(&app, &actor, &form_key, q.template.as_deref()).await?;
+    let bytes = attachments::read_limited(body, &headers, MAX_FILE_BYTES)
+        .await?
+        .ok_or_else(too_large)?;
+    let outcome = import_workbook(&app, &actor, target, q, bytes, &Progress::default()).await?;
+    Ok((outcome.status, Json(outcome.body)).into_response())
+}
+
+/// The refusal of a file above [`MAX_FILE_BYTES`].
+pub fn too_large() -> ApiError {
+    let mb = MAX_FILE_BYTES / 1024 / 1024;
+    ApiError::TooLarge(file_error(
+        "max_size",
+        format!("文件超过 {mb} MB，请分批导入"),
+        format!("the file is larger than {mb} MB; import it in parts"),
+    ))
+}
+
+/// What `actor` imports into with `template`: refuses users without `import`, `create`, an
+/// edit rule in the initial state or the template's action, and unknown templates.
+pub async fn target(
+    app: &AppState,
+    actor: &Actor,
+    form_key: &str,
+    template: Option<&str>,
+) -> ApiResult<Target> {
+    let (version, form) = importable(app, actor, form_key).await?;
+    let def = template_of(app, actor, &form.key, template).await?;
     if let Some(action) = def.as_ref().and_then(|d| d.action.as_deref()) {
-        if !actor.may(&app, &form.key, action).await {
+        if !actor.may(app, &form.key, action).await {
             return Err(ApiError::Forbidden(format!("你的角色不能执行「{action}」")));
         }
     }
-    let mb = MAX_FILE_BYTES / 1024 / 1024;
-    let bytes = attachments::read_limited(body, &headers, MAX_FILE_BYTES)
-        .await?
-        .ok_or_else(|| {
-            ApiError::TooLarge(file_error(
-                "max_size",
-                format!("文件超过 {mb} MB，请分批导入"),
-                format!("the file is larger than {mb} MB; import it in parts"),
-            ))
-        })?;
+    Ok(Target { version, form, def })
+}
+
+/// Imports the workbook `bytes` into `target` as `actor`: the whole import of the API and of
+/// `formwork import`, counting its way through `progress`. Refusals of the file itself
+/// (unreadable, hostile, unknown headers) are errors; row errors are in the outcome.
+pub async fn import_workbook(
+    app: &AppState,
+    actor: &Actor,
+    target: Target,
+    q: ImportQuery,
+    bytes: Vec<u8>,
+    progress: &Progress,
+) -> ApiResult<Outcome> {
+    let Target { version, form, def } = target;
     let sheet_name = def.as_ref().and_then(|d| d.sheet.clone());
     let sheet =
         tokio::task::spawn_blocking(move || spreadsheet::read(&bytes, sheet_name.as_deref()))
             .await
             .map_err(anyhow::Error::from)?
             .map_err(|r| ApiError::Invalid(vec![file_error(r.rule, r.message, r.message_en)]))?;
-    let cats = catalogues(&app, actor.tenant(), &form.key, version).await?;
+    progress
+        .rows
+        .store(sheet.rows.len() as u64, Ordering::Relaxed);
+    let cats = catalogues(app, actor.tenant(), &form.key, version).await?;
     let importer = Importer::new(&form.schema, def.as_ref(), &cats);
     let (binding, ignored) = importer.bind(&sheet.headers).map_err(ApiError::Invalid)?;
     let job = Job {
-        app: &app,
-        actor: &actor,
+        app,
+        actor,
         form,
         version,
         importer,
         binding,
         sheet,
+        progress,
+        outwards: Default::default(),
     };
     run(&job, q, ignored).await
 }
 
 /// Checks the rows, writes them (unless refused or a dry run), keeps the request and
 /// answers its report.
-async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<Response> {
+async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<Outcome> {
     let id = new_id();
     let mut excluded: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
     let mut attempts = 0;
@@ -237,8 +322,8 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<R
         let mut checked = check_rows(job, &excluded).await?;
         checked.rejected.extend(excluded.clone());
         let rejected = checked.rejected.len();
-        let refused = checked.ready.is_empty() || (rejected > 0 && q.mode == Mode::All);
-        if q.dry_run || refused {
+        let refuse = checked.ready.is_empty() || (rejected > 0 && q.mode == Mode::All);
+        if q.dry_run || refuse {
             let report = report(
                 job,
                 &id,
@@ -249,30 +334,34 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<R
                 false,
                 &ignored,
             );
-            let errors = errors_workbook(job, &id, &checked.rejected).await?;
+            let errors = errors_workbook(job, &checked.rejected)?;
+            let sealed = seal_errors(job, &id, errors.as_deref()).await?;
             let mut tx = job.app.db.begin().await?;
-            keep(&mut tx, job, &id, &q, false, &report, errors.as_deref()).await?;
+            keep(&mut tx, job, &id, &q, false, &report, sealed.as_deref()).await?;
             tx.commit().await?;
-            return Ok(if q.dry_run {
-                (StatusCode::OK, Json(report)).into_response()
-            } else {
-                let message = if checked.ready.is_empty() {
-                    "没有可导入的行，所有行均未导入".to_string()
-                } else {
-                    format!("{rejected} 行有错误，所有行均未导入")
-                };
-                let body = json!({
-                    "error": {"code": "import_refused", "message": message, "fields": []},
-                    "report": report,
+            if q.dry_run {
+                return Ok(Outcome {
+                    status: StatusCode::OK,
+                    body: report,
+                    errors_xlsx: errors,
                 });
-                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-            });
+            }
+            let message = if checked.ready.is_empty() {
+                "没有可导入的行，所有行均未导入".to_string()
+            } else {
+                format!("{rejected} 行有错误，所有行均未导入")
+            };
+            return Ok(refused(message, report, errors));
         }
         let accepted = checked.ready.len();
         let at = now();
         let mut tx = job.app.db.begin().await?;
         let mut counts = (0, 0);
         let mut failed = None;
+        job.progress.written.store(0, Ordering::Relaxed);
+        job.progress
+            .to_write
+            .store(checked.ready.len() as u64, Ordering::Relaxed);
         for (i, ready) in checked.ready {
             let written = match ready {
                 Ready::Create(p) => write_create(&mut tx, job.app, job.actor, &job.form, *p, &at)
@@ -283,7 +372,10 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<R
                     .map(|_| (0, 1)),
             };
             match written {
-                Ok((c, u)) => counts = (counts.0 + c, counts.1 + u),
+                Ok((c, u)) => {
+                    counts = (counts.0 + c, counts.1 + u);
+                    job.progress.written.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(e @ ApiError::Internal(_)) => return Err(e),
                 Err(e) => {
                     failed = Some((i, e));
@@ -300,15 +392,13 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<R
                 let mut all = checked.rejected;
                 all.extend(excluded.clone());
                 let report = report(job, &id, &q, &all, 0, (0, 0), false, &ignored);
-                let errors = errors_workbook(job, &id, &all).await?;
+                let errors = errors_workbook(job, &all)?;
+                let sealed = seal_errors(job, &id, errors.as_deref()).await?;
                 let mut tx = job.app.db.begin().await?;
-                keep(&mut tx, job, &id, &q, false, &report, errors.as_deref()).await?;
+                keep(&mut tx, job, &id, &q, false, &report, sealed.as_deref()).await?;
                 tx.commit().await?;
-                let body = json!({
-                    "error": {"code": "import_refused", "message": format!("{} 行有错误，所有行均未导入", all.len()), "fields": []},
-                    "report": report,
-                });
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+                let message = format!("{} 行有错误，所有行均未导入", all.len());
+                return Ok(refused(message, report, errors));
             }
             continue;
         }
@@ -322,7 +412,8 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<R
             true,
             &ignored,
         );
-        let errors = errors_workbook(job, &id, &checked.rejected).await?;
+        let errors = errors_workbook(job, &checked.rejected)?;
+        let sealed = seal_errors(job, &id, errors.as_deref()).await?;
         let uid = job.actor.user.user_id.as_str();
         let detail = json!({
             "form": job.form.key, "template": q.template, "mode": q.mode.key(), "rows": job.sheet.rows.len(),
@@ -337,9 +428,25 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<R
             &detail,
         )
         .await?;
-        keep(&mut tx, job, &id, &q, true, &report, errors.as_deref()).await?;
+        keep(&mut tx, job, &id, &q, true, &report, sealed.as_deref()).await?;
         tx.commit().await?;
-        return Ok((StatusCode::CREATED, Json(report)).into_response());
+        return Ok(Outcome {
+            status: StatusCode::CREATED,
+            body: report,
+            errors_xlsx: errors,
+        });
+    }
+}
+
+/// The answer of a refused import: nothing was written.
+fn refused(message: String, report: Value, errors: Option<Vec<u8>>) -> Outcome {
+    Outcome {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        body: json!({
+            "error": {"code": "import_refused", "message": message, "fields": []},
+            "report": report,
+        }),
+        errors_xlsx: errors,
     }
 }
 
@@ -360,7 +467,10 @@ async fn check_rows(job: &Job<'_>, skip: &BTreeMap<usize, Vec<RowError>>) -> Api
     } else {
         None
     };
+    job.progress.checked.store(0, Ordering::Relaxed);
+    job.progress.to_write.store(0, Ordering::Relaxed);
     for (i, (_, cells)) in job.sheet.rows.iter().enumerate() {
+        job.progress.checked.fetch_add(1, Ordering::Relaxed);
         if skip.contains_key(&i) {
             continue;
         }
@@ -453,8 +563,16 @@ async fn check_row(
                         ),
                         e => e,
                     })?;
-                let p = prepare_patch(job.app, job.actor, &form, row, None, Value::Object(data))
-                    .await?;
+                let p = prepare_patch(
+                    job.app,
+                    job.actor,
+                    &form,
+                    row,
+                    None,
+                    Value::Object(data),
+                    Some(&job.outwards),
+                )
+                .await?;
                 return Ok(Ready::Update(Box::new(p), form));
             }
             _ => {
@@ -473,7 +591,15 @@ async fn check_row(
         action: imp.action.as_deref(),
         comment: None,
     };
-    let p = prepare_create(job.app, job.actor, &job.form, job.version, new).await?;
+    let p = prepare_create(
+        job.app,
+        job.actor,
+        &job.form,
+        job.version,
+        new,
+        Some(&job.outwards),
+    )
+    .await?;
     Ok(Ready::Create(Box::new(p)))
 }
 
@@ -570,12 +696,11 @@ fn report(
     })
 }
 
-/// The error workbook of the rejected rows, sealed for keeping; None when none was.
-async fn errors_workbook(
+/// The error workbook of the rejected rows; None when none was.
+fn errors_workbook(
     job: &Job<'_>,
-    id: &str,
     rejected: &BTreeMap<usize, Vec<RowError>>,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Option<Vec<u8>>> {
     if rejected.is_empty() {
         return Ok(None);
     }
@@ -594,6 +719,12 @@ async fn errors_workbook(
         })
         .collect();
     let bytes = spreadsheet::error_workbook(&job.sheet, &rows).map_err(anyhow::Error::from)?;
+    Ok(Some(bytes))
+}
+
+/// The error workbook sealed with the tenant's key for keeping with import `id`.
+async fn seal_errors(job: &Job<'_>, id: &str, errors: Option<&[u8]>) -> ApiResult<Option<String>> {
+    let Some(bytes) = errors else { return Ok(None) };
     let keys = job.app.keys.tenant(&job.app.db, job.actor.tenant()).await?;
     Ok(Some(keys.seal(
         &import_aad(job.actor.tenant(), id),

@@ -239,7 +239,7 @@ pub async fn create_record(
         action: req.action.as_deref(),
         comment: req.comment.as_deref(),
     };
-    let prepared = prepare_create(&app, &actor, &form, form_version, new).await?;
+    let prepared = prepare_create(&app, &actor, &form, form_version, new, None).await?;
     let mut tx = app.db.begin().await?;
     let record = write_create(&mut tx, &app, &actor, &form, prepared, &now()).await?;
     tx.commit().await?;
@@ -264,7 +264,7 @@ pub(super) struct PreparedCreate {
     record: RecordRow,
     sealed: Value,
     plan: Option<form_runtime::workflow::TransitionPlan>,
-    outward: effects::Outward,
+    outward: std::sync::Arc<effects::Outward>,
 }
 
 /// Checks a new record as `POST /forms/{form}/records` does — the actor may create, writes
@@ -277,6 +277,7 @@ pub(super) async fn prepare_create(
     form: &CompiledForm,
     form_version: i64,
     new: NewRecord<'_>,
+    cache: Option<&effects::Outwards>,
 ) -> ApiResult<PreparedCreate> {
     let tenant = actor.tenant();
     let initial = form.workflow.def.initial.clone();
@@ -337,7 +338,8 @@ pub(super) async fn prepare_create(
     };
     // Sealed before the transaction: a tenant's first seal creates its keys in one of its own.
     let sealed = sensitive::seal(app, tenant, form, &record.id, record.data.clone()).await?;
-    let outward = effects::Outward::load(
+    let outward = effects::outward(
+        cache,
         app,
         tenant,
         form,
@@ -404,7 +406,7 @@ pub(super) async fn write_create(
         )
         .await?;
     }
-    crate::timers::enter(tx, tenant, &record.id, &form.workflow, &state, at).await?;
+    crate::timers::start(tx, tenant, &record.id, &form.workflow, &state, at).await?;
     attachments::link(tx, tenant, form, &record.id, &record.data).await?;
     let created = NewEvent {
         kind: "create",
@@ -416,7 +418,8 @@ pub(super) async fn write_create(
         changes: None,
         at,
     };
-    records::add_event(tx, tenant, &record.id, &created).await?;
+    // A new record's history starts here: its events are numbers 1 and 2.
+    records::insert_event(tx, tenant, &record.id, 1, &created).await?;
     if let Some(p) = &plan {
         let ev = NewEvent {
             kind: "transition",
@@ -428,7 +431,7 @@ pub(super) async fn write_create(
             changes: None,
             at,
         };
-        records::add_event(tx, tenant, &record.id, &ev).await?;
+        records::insert_event(tx, tenant, &record.id, 2, &ev).await?;
     }
     audit::append(
         tx,
@@ -472,7 +475,8 @@ pub async fn patch_record(
     Body(req): Body<PatchRequest>,
 ) -> ApiResult<Json<Value>> {
     let (row, form, _) = visible(&app, &actor, &id).await?;
-    let prepared = prepare_patch(&app, &actor, &form, row, Some(req.version), req.data).await?;
+    let prepared =
+        prepare_patch(&app, &actor, &form, row, Some(req.version), req.data, None).await?;
     let at = now();
     let mut tx = app.db.begin().await?;
     let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
@@ -490,6 +494,7 @@ pub(super) async fn prepare_patch(
     row: RecordRow,
     version: Option<i64>,
     patch: Value,
+    cache: Option<&effects::Outwards>,
 ) -> ApiResult<Prepared> {
     let rule = form.workflow.edit_rule(&row.state, &actor.roles);
     let unlocked = unlocked_fields(app, actor, form, &row).await?;
@@ -512,6 +517,7 @@ pub(super) async fn prepare_patch(
         action: None,
         comment: None,
         vote: None,
+        cache,
     };
     prepare(app, actor, form, row, change).await
 }
@@ -526,6 +532,8 @@ struct Change<'a> {
     comment: Option<&'a str>,
     /// A countersign vote that does not yet complete the transition: the member voting.
     vote: Option<String>,
+    /// Effect contexts shared by the changes of one request.
+    cache: Option<&'a effects::Outwards>,
 }
 
 /// A change that passed every check and is ready to be written.
@@ -539,7 +547,7 @@ pub(super) struct Prepared {
     comment: Option<String>,
     numbers: Vec<NumberEffect>,
     vote: Option<String>,
-    outward: effects::Outward,
+    outward: std::sync::Arc<effects::Outward>,
 }
 
 /// Checks a change and works out what to write: the patch within the allowed fields, the
@@ -583,7 +591,8 @@ async fn prepare(
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
     let sealed = sensitive::seal(app, actor.tenant(), form, &row.id, data.clone()).await?;
     let fired = c.action.filter(|_| c.vote.is_none());
-    let outward = effects::Outward::load(
+    let outward = effects::outward(
+        c.cache,
         app,
         actor.tenant(),
         form,
@@ -849,7 +858,7 @@ pub async fn fire_transition(
     // The body is optional: an approval needs no comment.
     let req: TransitionRequest = optional_body(&body)?;
     let (row, form, _) = visible(&app, &actor, &id).await?;
-    let prepared = prepare_transition(&app, &actor, &form, row, &action, req).await?;
+    let prepared = prepare_transition(&app, &actor, &form, row, &action, req, None).await?;
     let at = now();
     let mut tx = app.db.begin().await?;
     let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
@@ -866,6 +875,7 @@ pub(super) async fn prepare_transition(
     row: RecordRow,
     action: &str,
     req: TransitionRequest,
+    cache: Option<&effects::Outwards>,
 ) -> ApiResult<Prepared> {
     if req.version.is_some_and(|v| v != row.version) {
         return Err(stale());
@@ -918,6 +928,7 @@ pub(super) async fn prepare_transition(
         action: Some(&plan.action),
         comment: plan.comment.as_deref(),
         vote,
+        cache,
     };
     prepare(app, actor, form, row, change).await
 }

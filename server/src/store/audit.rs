@@ -1,8 +1,9 @@
 //! The audit log: append-only, one hash chain per tenant.
 //!
 //! Each entry's hash is SM3 over the previous hash and the entry's content, so deleting or
-//! editing an entry breaks every later link; [`verify`] walks the chain. Appends lock the
-//! tenant's head row, which orders them.
+//! editing an entry breaks every later link; [`verify`] walks the chain. Entries are queued
+//! in their transaction and written when it commits, under a lock on the tenant's head row,
+//! which orders them.
 
 use form_runtime::sql::Dialect;
 use serde_json::Value;
@@ -24,7 +25,10 @@ pub async fn start_chain(tx: &mut Tx, tenant: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Appends one entry in the caller's transaction.
+/// Appends one entry in the caller's transaction. It is queued in the transaction and
+/// written, with every other entry queued, when the transaction commits (see
+/// [`Tx::commit`]): the tenant's head row is locked only for that moment, once per
+/// transaction rather than once per entry.
 pub async fn append(
     tx: &mut Tx,
     tenant: &str,
@@ -33,11 +37,18 @@ pub async fn append(
     object: &str,
     detail: &Value,
 ) -> sqlx::Result<()> {
-    append_many(tx, tenant, actor, action, &[(object, detail.clone())]).await
+    tx.audit.push(Pending {
+        tenant: tenant.to_string(),
+        actor: actor.map(str::to_string),
+        action: action.to_string(),
+        object: object.to_string(),
+        detail: detail.to_string(),
+    });
+    Ok(())
 }
 
 /// Appends one entry per `(object, detail)`, all by `actor` doing `action`, in the caller's
-/// transaction: the head is read and moved once, and the entries go in a few statements.
+/// transaction (queued as [`append`] queues).
 pub async fn append_many(
     tx: &mut Tx,
     tenant: &str,
@@ -45,73 +56,108 @@ pub async fn append_many(
     action: &str,
     entries: &[(&str, Value)],
 ) -> sqlx::Result<()> {
-    if entries.is_empty() {
-        return Ok(());
+    for (object, detail) in entries {
+        append(tx, tenant, actor, action, object, detail).await?;
     }
-    let lock = if tx.dialect() == Dialect::Postgres {
+    Ok(())
+}
+
+/// An entry queued in a transaction, not yet in the chain.
+#[derive(Debug)]
+pub struct Pending {
+    tenant: String,
+    actor: Option<String>,
+    action: String,
+    object: String,
+    detail: String,
+}
+
+/// Writes the entries queued in a transaction, tenant by tenant (in name order, so two
+/// transactions lock heads in the same order), each tenant's in the order they were queued:
+/// the head is read (and on PostgreSQL locked) and moved once, and the entries go in
+/// multi-row inserts. Called by [`Tx::commit`] just before it commits.
+pub(super) async fn flush(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    pending: Vec<Pending>,
+) -> sqlx::Result<()> {
+    let mut tenants: Vec<&str> = pending.iter().map(|p| p.tenant.as_str()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let lock = if dialect == Dialect::Postgres {
         " for update"
     } else {
         ""
     };
-    let head = sqlx::query(&format!(
-        "select seq, hash from audit_heads where tenant_id = $1{lock}"
-    ))
-    .bind(tenant)
-    .fetch_one(tx.conn())
-    .await?;
-    let mut seq: i64 = head.try_get("seq")?;
-    let mut hash: String = head.try_get("hash")?;
     let at = now();
-    // 100 rows of 9 parameters stay far below either database's parameter limit.
-    for chunk in entries.chunks(100) {
-        let mut sql = String::from(
-            "insert into audit_log (tenant_id, seq, actor_id, action, object, detail, created_at, prev_hash, hash) values ",
-        );
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (i, (object, detail)) in chunk.iter().enumerate() {
-            let n = i * 9;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8,
-                n + 9
-            ));
-            seq += 1;
-            let detail = detail.to_string();
-            let prev = std::mem::take(&mut hash);
-            hash = link_hash(&prev, seq, actor, action, object, &detail, &at);
-            rows.push((seq, *object, detail, prev, hash.clone()));
-        }
-        let mut q = sqlx::query(&sql);
-        for (seq, object, detail, prev, h) in rows {
-            q = q
-                .bind(tenant)
-                .bind(seq)
-                .bind(actor)
-                .bind(action)
-                .bind(object)
-                .bind(detail)
-                .bind(at.clone())
-                .bind(prev)
-                .bind(h);
-        }
-        q.execute(tx.conn()).await?;
-    }
-    sqlx::query("update audit_heads set seq = $2, hash = $3 where tenant_id = $1")
+    for tenant in tenants {
+        let head = sqlx::query(&format!(
+            "select seq, hash from audit_heads where tenant_id = $1{lock}"
+        ))
         .bind(tenant)
-        .bind(seq)
-        .bind(&hash)
-        .execute(tx.conn())
+        .fetch_one(&mut *conn)
         .await?;
+        let mut seq: i64 = head.try_get("seq")?;
+        let mut hash: String = head.try_get("hash")?;
+        let entries: Vec<&Pending> = pending.iter().filter(|p| p.tenant == tenant).collect();
+        // 100 rows of 9 parameters stay far below either database's parameter limit.
+        for chunk in entries.chunks(100) {
+            let mut sql = String::from(
+                "insert into audit_log (tenant_id, seq, actor_id, action, object, detail, created_at, prev_hash, hash) values ",
+            );
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (i, e) in chunk.iter().enumerate() {
+                let n = i * 9;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7,
+                    n + 8,
+                    n + 9
+                ));
+                seq += 1;
+                let prev = std::mem::take(&mut hash);
+                hash = link_hash(
+                    &prev,
+                    seq,
+                    e.actor.as_deref(),
+                    &e.action,
+                    &e.object,
+                    &e.detail,
+                    &at,
+                );
+                rows.push((seq, *e, prev, hash.clone()));
+            }
+            let mut q = sqlx::query(&sql);
+            for (seq, e, prev, h) in rows {
+                q = q
+                    .bind(tenant)
+                    .bind(seq)
+                    .bind(e.actor.as_deref())
+                    .bind(e.action.as_str())
+                    .bind(e.object.as_str())
+                    .bind(e.detail.as_str())
+                    .bind(at.clone())
+                    .bind(prev)
+                    .bind(h);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        sqlx::query("update audit_heads set seq = $2, hash = $3 where tenant_id = $1")
+            .bind(tenant)
+            .bind(seq)
+            .bind(&hash)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -47,6 +47,8 @@ pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
     dialect: Dialect,
+    /// Audit entries queued by [`audit::append`], written by [`Tx::commit`].
+    audit: Vec<audit::Pending>,
 }
 
 impl Tx {
@@ -60,8 +62,12 @@ impl Tx {
         self.dialect
     }
 
-    /// Commits the transaction.
-    pub async fn commit(self) -> sqlx::Result<()> {
+    /// Writes the queued audit entries, then commits the transaction.
+    pub async fn commit(mut self) -> sqlx::Result<()> {
+        let pending = std::mem::take(&mut self.audit);
+        if !pending.is_empty() {
+            audit::flush(&mut self.inner, self.dialect, pending).await?;
+        }
         self.inner.commit().await
     }
 }
@@ -138,6 +144,7 @@ impl Db {
             inner,
             _writer: guard,
             dialect: self.dialect,
+            audit: Vec::new(),
         })
     }
 

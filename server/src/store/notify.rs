@@ -170,6 +170,7 @@ pub async fn has_notification(
 }
 
 /// A user who holds `role` in the tenant, with their org unit's path.
+#[derive(Debug, Clone)]
 pub struct Holder {
     /// User id.
     pub user_id: String,

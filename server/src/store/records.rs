@@ -227,6 +227,19 @@ pub async fn add_event(
         .fetch_one(tx.conn())
         .await?
         .try_get("next")?;
+    insert_event(tx, tenant, record_id, seq, e).await?;
+    Ok(seq)
+}
+
+/// Appends event number `seq` to a record's history, when the caller knows it (the first
+/// events of a record it has just created).
+pub async fn insert_event(
+    tx: &mut Tx,
+    tenant: &str,
+    record_id: &str,
+    seq: i64,
+    e: &NewEvent<'_>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "insert into record_events (tenant_id, record_id, seq, kind, action, from_state, to_state, actor_id, comment, changes, created_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -244,7 +257,7 @@ pub async fn add_event(
     .bind(e.at)
     .execute(tx.conn())
     .await?;
-    Ok(seq)
+    Ok(())
 }
 
 /// A record's history, oldest first, with the actors' names.
@@ -699,6 +712,16 @@ pub async fn set_timer(
         .bind(record_id)
         .execute(tx.conn())
         .await?;
+    add_timer(tx, tenant, record_id, timer).await
+}
+
+/// Sets the deadline of a record that has none yet (one just created); None sets nothing.
+pub async fn add_timer(
+    tx: &mut Tx,
+    tenant: &str,
+    record_id: &str,
+    timer: Option<(&str, &str, &str)>,
+) -> sqlx::Result<()> {
     if let Some((state, action, due_at)) = timer {
         sqlx::query("insert into timers (tenant_id, record_id, state, action, due_at) values ($1, $2, $3, $4, $5)")
             .bind(tenant)
