@@ -160,7 +160,7 @@ async fn import_rows(state: &AppState, rows: u32) -> anyhow::Result<ImportFigure
     let actor = crate::http::extract::Actor::of_username(state, "redcross", "pudong_staff")
         .await?
         .context("no pudong_staff")?;
-    let book = fire_relief_workbook(rows, 0, &[])?;
+    let book = fire_relief_workbook(rows, 2_000_000, &[])?;
     let bytes = book.len();
     let template = Some("fire_relief_batch".to_string());
     let target = target(state, &actor, "fire_relief", template.as_deref())
@@ -740,9 +740,11 @@ fn state_of(i: usize, n: usize) -> usize {
 /// application varied in fire date (2024-2026), applicant age and amounts, so statistics
 /// have something to group, with the fields its workflow steps fill (number and submission
 /// time once submitted, approved amount from the city review on, then allocation, signature
-/// and disbursement). The age is generated, not computed from the (fixed) ID number.
+/// and disbursement). Each has its own ID number ([`resident_id`]`(i)`, so imports starting
+/// at 2,000,000 never meet one); the age is generated, not computed from it.
 fn generated(i: usize, state: usize, created: chrono::DateTime<chrono::Utc>) -> Value {
     let mut d = application(i);
+    d["id_number"] = json!(resident_id(i as u32));
     d["fire_date"] = json!(format!(
         "{}-{:02}-{:02}",
         2024 + i % 3,

@@ -7,7 +7,7 @@
 //! Every request is kept (`imports` table) with its report; the rejected rows go into an
 //! error workbook, sealed with the tenant's key, that only the importer can download.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -30,8 +30,8 @@ use serde_json::{json, Map, Value};
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
 use super::records::{
-    prepare_create, prepare_patch, visible, write, write_create, NewRecord, Prepared,
-    PreparedCreate,
+    prepare_create, prepare_patch, visible, write, write_create, Compact, NewRecord, Packed,
+    Prepared, PreparedCreate,
 };
 use super::{attachments, sensitive};
 use crate::crypto::import_aad;
@@ -145,10 +145,10 @@ struct RowError {
     message_en: String,
 }
 
-/// A row ready to be written.
+/// A row ready to be written, its data held as text until then.
 enum Ready {
-    Create(Box<PreparedCreate>),
-    Update(Box<Prepared>, Arc<CompiledForm>),
+    Create(Packed<PreparedCreate>),
+    Update(Packed<Prepared>, Arc<CompiledForm>),
 }
 
 /// What the checks of every row gave.
@@ -364,12 +364,16 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<O
             .store(checked.ready.len() as u64, Ordering::Relaxed);
         for (i, ready) in checked.ready {
             let written = match ready {
-                Ready::Create(p) => write_create(&mut tx, job.app, job.actor, &job.form, *p, &at)
-                    .await
-                    .map(|_| (1, 0)),
-                Ready::Update(p, form) => write(&mut tx, job.app, job.actor, &form, *p, &at)
-                    .await
-                    .map(|_| (0, 1)),
+                Ready::Create(p) => {
+                    write_create(&mut tx, job.app, job.actor, &job.form, p.unpack()?, &at)
+                        .await
+                        .map(|_| (1, 0))
+                }
+                Ready::Update(p, form) => {
+                    write(&mut tx, job.app, job.actor, &form, p.unpack()?, &at)
+                        .await
+                        .map(|_| (0, 1))
+                }
             };
             match written {
                 Ok((c, u)) => {
@@ -450,13 +454,30 @@ fn refused(message: String, report: Value, errors: Option<Vec<u8>>) -> Outcome {
     }
 }
 
+/// Rows converted and looked up together: one query finds the records of their keys.
+const LOOKUP_CHUNK: usize = 500;
+
+/// What the checks share: the form's sensitive top-level fields, the tenant's keys when
+/// the import key is sensitive, and the keys met so far in the file.
+struct KeyContext<'k> {
+    sensitive: Vec<String>,
+    keys: Option<&'k crate::crypto::TenantKeys>,
+    seen: HashSet<Vec<String>>,
+}
+
+/// A row's import key: its normalised values (to find repeats in the file) and the
+/// (expression, value) pairs that find its record.
+struct RowKey {
+    values: Vec<String>,
+    equal: Vec<(String, String)>,
+}
+
 /// Checks every row not in `skip` exactly as its API request would be checked.
 async fn check_rows(job: &Job<'_>, skip: &BTreeMap<usize, Vec<RowError>>) -> ApiResult<Checked> {
     let mut checked = Checked {
         ready: Vec::new(),
         rejected: BTreeMap::new(),
     };
-    let mut keys_seen: HashSet<Vec<String>> = HashSet::new();
     let sensitive: Vec<String> = sensitive::paths(&job.form)
         .iter()
         .filter_map(|p| p.top_level().map(str::to_string))
@@ -467,76 +488,126 @@ async fn check_rows(job: &Job<'_>, skip: &BTreeMap<usize, Vec<RowError>>) -> Api
     } else {
         None
     };
+    let mut ctx = KeyContext {
+        sensitive,
+        keys: tenant_keys.as_deref(),
+        seen: HashSet::new(),
+    };
     job.progress.checked.store(0, Ordering::Relaxed);
     job.progress.to_write.store(0, Ordering::Relaxed);
-    for (i, (_, cells)) in job.sheet.rows.iter().enumerate() {
-        job.progress.checked.fetch_add(1, Ordering::Relaxed);
-        if skip.contains_key(&i) {
-            continue;
-        }
-        let data = match job.importer.row(&job.binding, cells) {
-            Ok(d) => d,
-            Err(errs) => {
-                let fe: Vec<FieldError> = errs.iter().map(|e| e.to_field_error()).collect();
-                checked.rejected.insert(i, located(job, i, &fe));
-                continue;
-            }
-        };
-        let outcome = check_row(
-            job,
-            data,
-            &mut keys_seen,
-            &sensitive,
-            tenant_keys.as_deref(),
-        )
-        .await;
-        match outcome {
-            Ok(r) => checked.ready.push((i, r)),
-            Err(e @ ApiError::Internal(_)) => return Err(e),
-            Err(e) => {
-                checked.rejected.insert(i, row_errors(job, i, &e));
+    let rows = &job.sheet.rows;
+    for start in (0..rows.len()).step_by(LOOKUP_CHUNK) {
+        let mut batch = Vec::new();
+        for (i, (_, cells)) in rows
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(LOOKUP_CHUNK)
+            .filter(|(i, _)| !skip.contains_key(i))
+        {
+            match job.importer.row(&job.binding, cells) {
+                Ok(d) => batch.push((i, d)),
+                Err(errs) => {
+                    let fe: Vec<FieldError> = errs.iter().map(|e| e.to_field_error()).collect();
+                    checked.rejected.insert(i, located(job, i, &fe));
+                }
             }
         }
+        let found = look_up(job, &batch, &ctx).await?;
+        for (i, data) in batch {
+            match check_row(job, data, &mut ctx, found.as_ref()).await {
+                Ok(r) => checked.ready.push((i, r)),
+                Err(e @ ApiError::Internal(_)) => return Err(e),
+                Err(e) => {
+                    checked.rejected.insert(i, row_errors(job, i, &e));
+                }
+            }
+        }
+        let done = (start + LOOKUP_CHUNK).min(rows.len());
+        job.progress.checked.store(done as u64, Ordering::Relaxed);
     }
     Ok(checked)
 }
 
+/// The key of a row, or why it has none.
+fn row_key(job: &Job<'_>, data: &Map<String, Value>, ctx: &KeyContext<'_>) -> ApiResult<RowKey> {
+    let mut values = Vec::new();
+    let mut equal = Vec::new();
+    for k in &job.importer.key {
+        let text = match data.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => {
+                let label = job.form.label(k);
+                return Err(invalid(
+                    k,
+                    "key",
+                    format!("{label}为必填项（用于识别已有记录）"),
+                    format!("{label} is required (it identifies existing records)"),
+                ));
+            }
+            Some(v) => v.to_string(),
+        };
+        values.push(normalise(&text));
+        match (ctx.sensitive.contains(k), ctx.keys) {
+            (true, Some(keys)) => equal.push((
+                format!("(data->'{k}'->>'bi')"),
+                keys.blind_index(k, &normalise(&text)),
+            )),
+            _ => equal.push((form_runtime::sql::json_text_expr(k), text)),
+        }
+    }
+    Ok(RowKey { values, equal })
+}
+
+/// For a one-field key, the records whose key is one of the batch's, by key value (the
+/// value as bound: text, or blind index), in one query; None for a key of several fields
+/// (each row looks its record up alone) or no key.
+async fn look_up(
+    job: &Job<'_>,
+    batch: &[(usize, Map<String, Value>)],
+    ctx: &KeyContext<'_>,
+) -> ApiResult<Option<HashMap<String, Vec<String>>>> {
+    if job.importer.key.len() != 1 {
+        return Ok(None);
+    }
+    let mut expr = None;
+    let mut values = Vec::new();
+    for (_, data) in batch {
+        if let Ok(RowKey { mut equal, .. }) = row_key(job, data, ctx) {
+            if let Some((e, v)) = equal.pop() {
+                expr.get_or_insert(e);
+                values.push(v);
+            }
+        }
+    }
+    let Some(expr) = expr else {
+        return Ok(Some(HashMap::new()));
+    };
+    values.sort_unstable();
+    values.dedup();
+    let found = imports::find_by_keys(
+        &job.app.db,
+        job.actor.tenant(),
+        &job.form.key,
+        &expr,
+        &values,
+    )
+    .await?;
+    Ok(Some(found))
+}
+
 /// One row: a new record, or (when the key finds one) an edit of an existing record.
+/// `found` holds the batch's look-up for a one-field key.
 async fn check_row(
     job: &Job<'_>,
     data: Map<String, Value>,
-    seen: &mut HashSet<Vec<String>>,
-    sensitive: &[String],
-    keys: Option<&crate::crypto::TenantKeys>,
+    ctx: &mut KeyContext<'_>,
+    found: Option<&HashMap<String, Vec<String>>>,
 ) -> ApiResult<Ready> {
     let imp = &job.importer;
     if !imp.key.is_empty() {
-        let mut values = Vec::new();
-        let mut equal = Vec::new();
-        for k in &imp.key {
-            let text = match data.get(k) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => {
-                    let label = job.form.label(k);
-                    return Err(invalid(
-                        k,
-                        "key",
-                        format!("{label}为必填项（用于识别已有记录）"),
-                        format!("{label} is required (it identifies existing records)"),
-                    ));
-                }
-                Some(v) => v.to_string(),
-            };
-            values.push(normalise(&text));
-            match (sensitive.contains(k), keys) {
-                (true, Some(keys)) => equal.push((
-                    format!("(data->'{k}'->>'bi')"),
-                    keys.blind_index(k, &normalise(&text)),
-                )),
-                _ => equal.push((form_runtime::sql::json_text_expr(k), text)),
-            }
-        }
-        if !seen.insert(values) {
+        let RowKey { values, equal } = row_key(job, &data, ctx)?;
+        if !ctx.seen.insert(values) {
             let label = job.form.label(&imp.key[0]);
             return Err(invalid(
                 &imp.key[0],
@@ -545,8 +616,13 @@ async fn check_row(
                 format!("{label} repeats an earlier row of the file"),
             ));
         }
-        let found =
-            imports::find_by_key(&job.app.db, job.actor.tenant(), &job.form.key, &equal, 2).await?;
+        let found = match (found, equal.as_slice()) {
+            (Some(map), [(_, value)]) => map.get(value).cloned().unwrap_or_default(),
+            _ => {
+                imports::find_by_key(&job.app.db, job.actor.tenant(), &job.form.key, &equal, 2)
+                    .await?
+            }
+        };
         match found.as_slice() {
             [] => {}
             [id] => {
@@ -573,7 +649,7 @@ async fn check_row(
                     Some(&job.outwards),
                 )
                 .await?;
-                return Ok(Ready::Update(Box::new(p), form));
+                return Ok(Ready::Update(p.pack(), form));
             }
             _ => {
                 let label = job.form.label(&imp.key[0]);
@@ -600,7 +676,7 @@ async fn check_row(
         Some(&job.outwards),
     )
     .await?;
-    Ok(Ready::Create(Box::new(p)))
+    Ok(Ready::Create(p.pack()))
 }
 
 fn invalid(field: &str, rule: &str, zh: String, en: String) -> ApiError {

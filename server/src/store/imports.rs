@@ -1,6 +1,8 @@
 //! Imports: the import templates a pack installs, the records an import row's key finds, and
 //! the kept result of every import request (its report and error workbook).
 
+use std::collections::HashMap;
+
 use form_runtime::import::ImportDef;
 use form_runtime::sql::Sql;
 use serde_json::Value;
@@ -32,11 +34,57 @@ pub async fn find_by_key(
         sql.push(&format!(" and {expr} = "))
             .bind_text(value.clone());
     }
-    sql.push(&format!(" order by created_at limit {limit}"));
+    // No order: the caller only needs to know none, one or several.
+    sql.push(&format!(" limit {limit}"));
+    // Unprepared: PostgreSQL plans each look-up for its own value. A kept statement falls
+    // back to a generic plan that, where one value is common (a placeholder ID number in
+    // old data), scans the table for every row of an import.
     let rows = bind_all(sqlx::query(&sql.text), &sql.params)
+        .persistent(false)
         .fetch_all(db.pool())
         .await?;
     rows.iter().map(|r| Ok(r.try_get("record_id")?)).collect()
+}
+
+/// The records of `form` whose `expr` (a key expression as [`find_by_key`] takes it) is one
+/// of `values`, by value; whoever may see them. One query per call: the caller passes a
+/// few hundred values at a time.
+pub async fn find_by_keys(
+    db: &Db,
+    tenant: &str,
+    form: &str,
+    expr: &str,
+    values: &[String],
+) -> anyhow::Result<HashMap<String, Vec<String>>> {
+    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    if values.is_empty() {
+        return Ok(found);
+    }
+    let mut sql = Sql::new(db.dialect());
+    sql.push(&format!(
+        "select record_id, {expr} as k from records where tenant_id = "
+    ))
+    .bind_text(tenant)
+    .push(" and form_key = ")
+    .bind_text(form)
+    .push(&format!(" and {expr} in ("));
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_text(v.clone());
+    }
+    sql.push(")");
+    // Unprepared, as in find_by_key: planned for these values.
+    let rows = bind_all(sqlx::query(&sql.text), &sql.params)
+        .persistent(false)
+        .fetch_all(db.pool())
+        .await?;
+    for r in &rows {
+        let key: String = r.try_get("k")?;
+        found.entry(key).or_default().push(r.try_get("record_id")?);
+    }
+    Ok(found)
 }
 
 /// One import request as kept.

@@ -600,7 +600,9 @@ pub async fn duplicate_exists(
             .bind_text(y.clone());
     }
     sql.push(" limit 1");
+    // Unprepared, so PostgreSQL plans for these values (see imports::find_by_key).
     let row = bind_all(sqlx::query(&sql.text), &sql.params)
+        .persistent(false)
         .fetch_optional(tx.conn())
         .await?;
     Ok(row.is_some())
