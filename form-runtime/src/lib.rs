@@ -13,6 +13,7 @@ pub mod export;
 pub mod expr;
 pub mod form;
 pub mod formats;
+pub mod html;
 pub mod import;
 pub mod key;
 pub mod list;
