@@ -51,9 +51,26 @@ attachment = {"type": "object", "required": ["id", "name", "size", "content_type
     "created_at": {"type": "string", "format": "date-time"}}}
 page = lambda item: {"type": "object", "properties": {"items": {"type": "array", "items": item}, "total": {"type": "integer"}, "page": {"type": "integer"}, "page_size": {"type": "integer"}}}
 
+html_page = lambda: {"200": {"description": "HTML page", "content": {"text/html": {}}}, "303": {"description": "To the login page without a session"}, "403": {"description": "A page saying what is not allowed"}, "404": {"description": "A page saying what was not found"}}
+form_body = lambda: {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
+
 paths = {
   "/healthz": {"get": op("Readiness: 200 once the database answers", {"200": {"description": "ready", "content": {"text/plain": {}}}, "503": {"description": "database unavailable"}}, "system", auth=False)},
-  "/": {"get": op("Start page", {"200": {"description": "HTML", "content": {"text/html": {}}}}, "system", auth=False)},
+  "/": {"get": op("Home page: forms to fill, the inbox's first items, lists, recent records (redirects to /login without a session)", html_page(), "pages")},
+  "/login": {"get": op("Login page", html_page(), "pages", [param("next", "query", "Page to go to afterwards", required=False), param("expired", "query", "Set when a session expired", required=False), param("tenant", "query", "Organisation code to fill in", required=False)], auth=False),
+             "post": op("Log in from the page (form fields tenant, username, password, next); sets the session cookie and redirects", {"303": {"description": "Logged in"}, "401": {"description": "The page again with the reason"}}, "pages", request=form_body(), auth=False)},
+  "/logout": {"post": op("Log out from the page (form field _csrf)", {"303": {"description": "To the login page"}}, "pages", request=form_body())},
+  "/lang/{lang}": {"get": op("Switch the pages' language (cookie formwork_lang) and go back", {"303": {"description": "Back to the page"}}, "pages", [param("lang", desc="zh or en")], auth=False)},
+  "/inbox": {"get": op("Inbox page (待办)", html_page(), "pages", [param("page", "query", "Page number", {"type": "integer"}, False)])},
+  "/lists/{list}": {"get": op("List page: the list's filters, keyword, sort and pages as the API takes them, with Excel/CSV export links", html_page(), "pages", [param("list")])},
+  "/forms/{form}/new": {"get": op("Generated form page for a new record", html_page(), "pages", [param("form")]),
+                        "post": op("Create from the page: the form's fields by JSON pointer (/field, /rows/0/field), _action (save or a transition), _csrf; redirects to the record or shows the page again with errors (422)", {"303": {"description": "Created"}, "422": {"description": "The page again with the errors by their fields"}}, "pages", [param("form")], form_body())},
+  "/forms/{form}/evaluate": {"post": op("What the server computes from a form being filled: computed values and hidden conditional fields (used by form.js); nothing is saved", ok("Evaluation", {"type": "object", "properties": {"computed": {"type": "object"}, "hidden": {"type": "array", "items": {"type": "string"}}, "errors": {"type": "array"}}}), "pages", [param("form")], form_body())},
+  "/records/{id}": {"get": op("Record page: data, state, timeline, documents and the user's actions", html_page(), "pages", [param("id")])},
+  "/records/{id}/edit": {"get": op("Edit page of a record", html_page(), "pages", [param("id")]),
+                         "post": op("Save an edit from the page (fields as for a new record, version, _csrf)", {"303": {"description": "Saved"}, "422": {"description": "The page again with the errors"}}, "pages", [param("id")], form_body())},
+  "/records/{id}/actions/{action}": {"post": op("Fire a transition from the record page (comment, version, _csrf)", {"303": {"description": "Back to the record"}, "422": {"description": "The record page with the reason"}}, "pages", [param("id"), param("action")], form_body())},
+  "/static/{path}": {"get": op("Stylesheets and scripts of the pages", {"200": {"description": "The file"}, "304": {"description": "Not modified (ETag)"}, "404": {"description": "No such file"}}, "pages", [param("path")], auth=False)},
   "/api/v1/openapi.json": {"get": op("This document", ok("OpenAPI 3.1 document", {"type": "object"}), "system", auth=False)},
   "/api/v1/auth/login": {"post": op("Log in", {**ok("Session created; also set as the `formwork_session` cookie", {"type": "object", "properties": {"token": {"type": "string", "description": "Send as `Authorization: Bearer TOKEN`"}, "expires_at": {"type": "string"}, "user": ref("User")}}), **errs("400", "401", "403")}, "auth",
       request=body({"type": "object", "required": ["tenant", "username", "password"], "properties": {"tenant": {"type": "string", "examples": ["redcross"]}, "username": {"type": "string"}, "password": {"type": "string"}}}), auth=False,

@@ -24,7 +24,7 @@ async fn openapi_document_lists_exactly_the_servers_routes() {
         .collect();
     let served: BTreeSet<(String, String)> = formwork::http::routes()
         .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .map(|r| (r.method.to_string(), r.path.replace("{*", "{")))
         .collect();
     assert_eq!(documented, served);
     assert_eq!(app.anonymous().get("/healthz").await.0, StatusCode::OK);

@@ -69,6 +69,11 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     /// A 404 for a record.
     pub fn no_record() -> Self {
         ApiError::NotFound("记录不存在".into())

@@ -21,7 +21,6 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use form_runtime::form::{escape, CompiledForm};
 use form_runtime::import::{column_letter, Binding, ImportDef, Importer};
-use form_runtime::rules::Catalogue;
 use form_runtime::sensitive::normalise;
 use form_runtime::FieldError;
 use serde::Deserialize;
@@ -37,7 +36,7 @@ use super::{attachments, sensitive};
 use crate::crypto::import_aad;
 use crate::spreadsheet::{self, Sheet, MAX_FILE_BYTES};
 use crate::startup::AppState;
-use crate::store::{audit, imports, new_id, now, packs};
+use crate::store::{audit, imports, new_id, now};
 
 /// Most row errors an answer lists; the error workbook has them all.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
@@ -207,23 +206,6 @@ async fn template_of(
     }
 }
 
-/// The catalogues stored with a form version (labels for codes).
-async fn catalogues(
-    app: &AppState,
-    tenant: &str,
-    form: &str,
-    version: i64,
-) -> ApiResult<BTreeMap<String, Catalogue>> {
-    let def = packs::form_version(&app.db, tenant, form, Some(version))
-        .await?
-        .map(|(_, d)| d)
-        .unwrap_or_default();
-    match def.get("catalogues") {
-        Some(c) => Ok(serde_json::from_value(c.clone()).map_err(anyhow::Error::from)?),
-        None => Ok(BTreeMap::new()),
-    }
-}
-
 fn file_error(rule: &str, zh: impl Into<String>, en: impl Into<String>) -> FieldError {
     FieldError::new("/file", rule, zh, en)
 }
@@ -295,7 +277,7 @@ pub async fn import_workbook(
     progress
         .rows
         .store(sheet.rows.len() as u64, Ordering::Relaxed);
-    let cats = catalogues(app, actor.tenant(), &form.key, version).await?;
+    let cats = super::forms::catalogues(app, actor.tenant(), &form.key, version).await?;
     let importer = Importer::new(&form.schema, def.as_ref(), &cats);
     let (binding, ignored) = importer.bind(&sheet.headers).map_err(ApiError::Invalid)?;
     let job = Job {
@@ -890,7 +872,7 @@ pub async fn import_template(
     let Query(q) = query?;
     let (version, form) = importable(&app, &actor, &form_key).await?;
     let def = template_of(&app, &actor, &form.key, q.template.as_deref()).await?;
-    let cats = catalogues(&app, actor.tenant(), &form.key, version).await?;
+    let cats = super::forms::catalogues(&app, actor.tenant(), &form.key, version).await?;
     let importer = Importer::new(&form.schema, def.as_ref(), &cats);
     let initial = &form.workflow.def.initial;
     let writable = form

@@ -43,13 +43,21 @@ pub fn prefers_english(header: &str) -> bool {
     best.is_some_and(|(_, e)| e)
 }
 
-/// Middleware that records the request's language.
+/// Middleware that records the request's language: the language the user chose on a page
+/// (cookie `formwork_lang`); else, for the API, the client's `Accept-Language`, and for the
+/// pages Simplified Chinese (their users' language, whatever the browser was installed in).
 pub async fn scope(req: Request, next: Next) -> Response {
-    let english = req
-        .headers()
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(prefers_english);
+    let chosen = super::pages::cookie(req.headers(), super::pages::LANG_COOKIE);
+    let english = match chosen.as_deref() {
+        Some("en") => true,
+        Some("zh") => false,
+        _ if !req.uri().path().starts_with("/api/") => false,
+        _ => req
+            .headers()
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(prefers_english),
+    };
     ENGLISH.scope(english, next.run(req)).await
 }
 

@@ -18,6 +18,7 @@ pub mod imports;
 pub mod lang;
 pub mod lists;
 pub mod notifications;
+pub mod pages;
 pub mod records;
 pub mod sensitive;
 pub mod statistics;
@@ -26,7 +27,7 @@ pub mod views;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 
@@ -54,9 +55,8 @@ fn route(method: &'static str, path: &'static str, handler: MethodRouter<AppStat
 
 /// Every route of the server.
 pub fn routes() -> Vec<Route> {
-    vec![
+    let mut all = vec![
         route("GET", "/healthz", get(healthz)),
-        route("GET", "/", get(home)),
         route("GET", "/api/v1/openapi.json", get(openapi)),
         route("POST", "/api/v1/auth/login", post(auth::login)),
         route("POST", "/api/v1/auth/logout", post(auth::logout)),
@@ -254,7 +254,9 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/imports/{id}/errors.xlsx",
             get(imports::error_workbook),
         ),
-    ]
+    ];
+    all.extend(pages::routes());
+    all
 }
 
 /// The router with every route and the state.
@@ -280,11 +282,6 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
 /// Handles `GET /api/v1/openapi.json`.
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
-}
-
-/// Handles `GET /`: what is here until the web pages arrive.
-async fn home() -> Html<&'static str> {
-    Html(include_str!("../../../admin-ui/index.html"))
 }
 
 async fn not_found() -> error::ApiError {

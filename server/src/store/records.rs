@@ -117,6 +117,27 @@ fn row_to_record(r: &AnyRow) -> anyhow::Result<RecordRow> {
     })
 }
 
+/// The records `owner` created, most recently changed first; at most `limit`. The caller
+/// decides what of them the owner may see.
+pub async fn recent_of_owner(
+    db: &Db,
+    tenant: &str,
+    owner: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<RecordRow>> {
+    let sql = format!(
+        "select {} from records where tenant_id = $1 and owner_id = $2 order by updated_at desc limit $3",
+        columns(db.dialect())
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(row_to_record).collect()
+}
+
 /// Inserts a new record.
 pub async fn insert(tx: &mut Tx, tenant: &str, r: &RecordRow) -> sqlx::Result<()> {
     let sql = format!(

@@ -1,0 +1,130 @@
+//! Login, logout and the language switch.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{csrf_refusal, field, form_pairs, render, render_status, safe_next, text, Signed};
+use crate::http::error::ApiError;
+use crate::http::extract::{Actor, Body};
+use crate::startup::AppState;
+
+/// Query of `GET /login`.
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+    tenant: Option<String>,
+}
+
+/// Handles `GET /login`.
+pub async fn login_page(
+    State(app): State<AppState>,
+    Query(q): Query<LoginQuery>,
+    mut parts: Parts,
+) -> Response {
+    // Already signed in: straight on.
+    if Actor::from_request_parts(&mut parts, &app).await.is_ok() {
+        return Redirect::to(&safe_next(q.next.as_deref())).into_response();
+    }
+    let notice = q.expired.is_some().then(|| text("session_expired"));
+    render(
+        None,
+        "login.html",
+        json!({
+            "next": safe_next(q.next.as_deref()),
+            "tenant": q.tenant.unwrap_or_default(),
+            "notice": notice,
+        }),
+    )
+}
+
+/// Handles `POST /login`: the API's login; its session cookie is the page's.
+pub async fn login(State(app): State<AppState>, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    let get = |k: &str| field(&pairs, k).unwrap_or("").trim().to_string();
+    let next = safe_next(field(&pairs, "next"));
+    let (tenant, username) = (get("tenant"), get("username"));
+    let request = json!({"tenant": tenant, "username": username, "password": field(&pairs, "password").unwrap_or("")});
+    let answer = match serde_json::from_value(request) {
+        Ok(req) => crate::http::auth::login(State(app), Body(req)).await,
+        Err(e) => Err(ApiError::BadRequest(e.to_string())),
+    };
+    match answer {
+        Ok(ok) => {
+            let mut out = Redirect::to(&next).into_response();
+            if let Some(c) = ok.headers().get(header::SET_COOKIE) {
+                out.headers_mut().insert(header::SET_COOKIE, c.clone());
+            }
+            out
+        }
+        Err(e) => {
+            let message = match &e {
+                ApiError::Unauthorized => text("login_failed"),
+                other => other.body()["message"].as_str().unwrap_or("").to_string(),
+            };
+            let status = match e {
+                ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+                e => e.status(),
+            };
+            let mut ctx =
+                json!({"next": next, "tenant": tenant, "username": username, "error": message});
+            render_status(None, status, "login.html", &mut ctx)
+        }
+    }
+}
+
+/// Handles `POST /logout`.
+pub async fn logout(State(app): State<AppState>, Signed(actor): Signed, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = csrf_refusal(&actor, &pairs) {
+        return r;
+    }
+    let tenant = actor.tenant().to_string();
+    if let Err(e) = crate::http::auth::logout(State(app), actor).await {
+        tracing::warn!(error = ?e, "logout failed");
+    }
+    let clear =
+        HeaderValue::from_static("formwork_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let mut out = Redirect::to(&format!("/login?tenant={tenant}")).into_response();
+    out.headers_mut().insert(header::SET_COOKIE, clear);
+    out
+}
+
+/// Query of `GET /lang/{lang}`.
+#[derive(Deserialize, Default)]
+pub struct BackQuery {
+    next: Option<String>,
+}
+
+/// Handles `GET /lang/{zh|en}`: remembers the language for a year and goes back to the
+/// page it was chosen on (`next`, else the referring page of this site).
+pub async fn switch_language(
+    Path(lang): Path<String>,
+    Query(q): Query<BackQuery>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let referer = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|u| match u.query() {
+            Some(qs) => format!("{}?{qs}", u.path()),
+            None => u.path().to_string(),
+        });
+    let back = q.next.or(referer);
+    let lang = if lang == "en" { "en" } else { "zh" };
+    let cookie = format!(
+        "{}={lang}; Path=/; SameSite=Lax; Max-Age=31536000",
+        super::LANG_COOKIE
+    );
+    let mut out = Redirect::to(&safe_next(back.as_deref())).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        out.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    out
+}

@@ -1,0 +1,163 @@
+//! The home page (forms to fill, the inbox's first items, the user's recent records) and
+//! the inbox (待办) page.
+
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{error_page, here, render, Signed};
+use crate::http::error::ApiResult;
+use crate::http::extract::Actor;
+use crate::startup::AppState;
+use crate::store::{packs, records};
+
+/// Query of `GET /inbox`.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    page: Option<u32>,
+}
+
+/// A record in one line: its form, state and the first values of its data (already
+/// masked and stripped of hidden fields by the API's view).
+pub(super) fn summary(item: &Value) -> Value {
+    let mut values = Vec::new();
+    if let Some(data) = item["data"].as_object() {
+        for v in data.values() {
+            let text = match v {
+                Value::String(s) if !s.is_empty() && s.len() <= 80 => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => continue,
+            };
+            values.push(text);
+            if values.len() == 3 {
+                break;
+            }
+        }
+    }
+    json!({
+        "id": item["id"], "form_title": item["form_title"], "state": item["state"],
+        "state_label": item["state_label"], "summary": values.join(" · "),
+        "updated_at": short_time(item["updated_at"].as_str().unwrap_or("")),
+        "actions": item["actions"],
+    })
+}
+
+/// `2026-11-25T21:07:49.123Z` → `2026-11-25 21:07`.
+pub(super) fn short_time(at: &str) -> String {
+    at.get(..16).unwrap_or(at).replace('T', " ")
+}
+
+async fn inbox_page(app: &AppState, actor: &Actor, page: u32, size: u32) -> ApiResult<Value> {
+    let paging = serde_json::from_value(json!({"page": page, "page_size": size}))
+        .map_err(anyhow::Error::from)?;
+    let Json(v) =
+        crate::http::lists::inbox(State(app.clone()), actor.clone(), Ok(Query(paging))).await?;
+    Ok(v)
+}
+
+/// Handles `GET /`.
+pub async fn home(State(app): State<AppState>, Signed(actor): Signed, uri: Uri) -> Response {
+    match home_context(&app, &actor).await {
+        Ok(ctx) => render(Some(&actor), "home.html", ctx),
+        Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}
+
+async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
+    let Json(forms) = crate::http::forms::list_forms(State(app.clone()), actor.clone()).await?;
+    let mut fill = Vec::new();
+    let mut lists = Vec::new();
+    for f in forms["items"].as_array().into_iter().flatten() {
+        let key = f["key"].as_str().unwrap_or("");
+        let perms: Vec<&str> = f["permissions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if perms.contains(&"create") {
+            fill.push(json!({"key": key, "title": f["title"]}));
+        }
+        if perms.contains(&"read") {
+            for l in packs::lists_of_form(&app.db, actor.tenant(), key).await? {
+                if let Some((list, _)) = app.catalog.list(&app.db, actor.tenant(), &l).await? {
+                    lists
+                        .push(json!({"key": l, "label": list.def.label, "form_title": f["title"]}));
+                }
+            }
+        }
+    }
+    let inbox = inbox_page(app, actor, 1, 5).await?;
+    let waiting: Vec<Value> = inbox["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(summary)
+        .collect();
+    let mut recent = Vec::new();
+    for r in records::recent_of_owner(&app.db, actor.tenant(), &actor.user.user_id, 8).await? {
+        if actor.viewer(app, &r.form_key).await?.is_none() {
+            continue;
+        }
+        let Some(form) = app
+            .catalog
+            .form(&app.db, actor.tenant(), &r.form_key, Some(r.form_version))
+            .await?
+        else {
+            continue;
+        };
+        let mut r = r;
+        r.data = crate::http::sensitive::open(app, actor.tenant(), &form, &r.id, r.data).await?;
+        let (mut v, _) = crate::http::records::view(app, actor, &form, &r).await?;
+        v["form_title"] = json!(form.title);
+        // A summary never shows a sensitive value in clear, so nothing is unmasked here.
+        strip_clear_sensitive(&form, &mut v);
+        recent.push(summary(&v));
+    }
+    Ok(json!({
+        "fill": fill, "lists": lists, "inbox": waiting, "inbox_total": inbox["total"],
+        "recent": recent,
+    }))
+}
+
+/// Removes sensitive values from a view's data (shown in lines that are not audited).
+pub(super) fn strip_clear_sensitive(form: &form_runtime::form::CompiledForm, v: &mut Value) {
+    if let Some(data) = v["data"].as_object_mut() {
+        for p in crate::http::sensitive::paths(form) {
+            if let Some(top) = p.top_level() {
+                data.remove(top);
+            }
+        }
+    }
+}
+
+/// Handles `GET /inbox`.
+pub async fn inbox(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Query(q): Query<PageQuery>,
+    uri: Uri,
+) -> Response {
+    let page = q.page.unwrap_or(1).max(1);
+    match inbox_page(&app, &actor, page, 20).await {
+        Ok(v) => {
+            let items: Vec<Value> = v["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(summary)
+                .collect();
+            let total = v["total"].as_u64().unwrap_or(0);
+            let pages = total.div_ceil(20).max(1);
+            render(
+                Some(&actor),
+                "inbox.html",
+                json!({"items": items, "total": total, "page": page, "pages": pages}),
+            )
+        }
+        Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}

@@ -1,0 +1,254 @@
+//! List pages: the list's columns over `GET /api/v1/lists/{list}` with its filters, keyword
+//! search, sort and pages as form fields and links, and the Excel export of the same query.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::Uri;
+use axum::response::Response;
+use axum::Json;
+use form_runtime::form::CompiledForm;
+use serde_json::{json, Value};
+
+use super::home::short_time;
+use super::{error_page, here, render, Signed};
+use crate::http::error::ApiResult;
+use crate::http::extract::Actor;
+use crate::startup::AppState;
+
+/// Handles `GET /lists/{list}`: the query string is the API's (empty fields left out).
+pub async fn list(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
+    uri: Uri,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+    match context(&app, &actor, &key, pairs).await {
+        Ok(ctx) => render(Some(&actor), "list.html", ctx),
+        Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}
+
+async fn context(
+    app: &AppState,
+    actor: &Actor,
+    key: &str,
+    pairs: Vec<(String, String)>,
+) -> ApiResult<Value> {
+    let (_, form) = app
+        .catalog
+        .list(&app.db, actor.tenant(), key)
+        .await?
+        .ok_or_else(|| crate::http::error::ApiError::NotFound("列表不存在".into()))?;
+    let Json(v) = crate::http::lists::get_list(
+        State(app.clone()),
+        actor.clone(),
+        Path(key.to_string()),
+        Ok(axum::extract::Query(pairs.clone())),
+    )
+    .await?;
+    let columns: Vec<Value> = v["list"]["columns"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Value> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            let cells: Vec<Value> = columns
+                .iter()
+                .map(|c| cell(&form, item, c["field"].as_str().unwrap_or("")))
+                .collect();
+            json!({"id": item["id"], "cells": cells, "state": item["state"]})
+        })
+        .collect();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or(String::new(), |(_, v)| v.clone())
+    };
+    let filters: Vec<Value> = v["list"]["filters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|f| filter_input(&form, f, &get))
+        .collect();
+    let total = v["total"].as_u64().unwrap_or(0);
+    let page = v["page"].as_u64().unwrap_or(1);
+    let size = v["page_size"].as_u64().unwrap_or(20).max(1);
+    let pages = total.div_ceil(size).max(1);
+    // The same query without the page, for page links and the export.
+    let base: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "page").cloned().collect();
+    let encode = |extra: &[(&str, String)]| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &base {
+            s.append_pair(k, v);
+        }
+        for (k, v) in extra {
+            s.append_pair(k, v);
+        }
+        s.finish()
+    };
+    let sortable: Vec<Value> = columns
+        .iter()
+        .map(|c| {
+            let f = c["field"].as_str().unwrap_or("");
+            let current = get("sort");
+            let next = if current == f {
+                format!("-{f}")
+            } else {
+                f.to_string()
+            };
+            let mut link: Vec<(String, String)> =
+                base.iter().filter(|(k, _)| k != "sort").cloned().collect();
+            link.push(("sort".into(), next));
+            let mut s = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &link {
+                s.append_pair(k, v);
+            }
+            let arrow = if current == f {
+                "▲"
+            } else if current == format!("-{f}") {
+                "▼"
+            } else {
+                ""
+            };
+            json!({"label": c["label"], "href": format!("?{}", s.finish()), "arrow": arrow})
+        })
+        .collect();
+    let export_query = base
+        .iter()
+        .filter(|(k, _)| k != "page_size")
+        .fold(
+            url::form_urlencoded::Serializer::new(String::new()),
+            |mut s, (k, v)| {
+                s.append_pair(k, v);
+                s
+            },
+        )
+        .finish();
+    Ok(json!({
+        "list": v["list"], "form_title": form.title, "columns": sortable, "rows": rows,
+        "filters": filters, "q": get("q"), "sort": get("sort"),
+        "filtering": pairs.iter().any(|(k, _)| k == "q" || k.starts_with("filter[")),
+        "total": total, "page": page, "pages": pages,
+        "prev": (page > 1).then(|| format!("?{}", encode(&[("page", (page - 1).to_string())]))),
+        "next": (page < pages).then(|| format!("?{}", encode(&[("page", (page + 1).to_string())]))),
+        "export_xlsx": format!("/api/v1/lists/{key}/export?{}", join(&export_query, "format=xlsx")),
+        "export_csv": format!("/api/v1/lists/{key}/export?{}", join(&export_query, "format=csv")),
+    }))
+}
+
+fn join(query: &str, more: &str) -> String {
+    if query.is_empty() {
+        more.to_string()
+    } else {
+        format!("{query}&{more}")
+    }
+}
+
+/// One cell as text: choices by label, booleans 是/否, references by their label, system
+/// columns (state, times) readable.
+fn cell(form: &CompiledForm, item: &Value, field: &str) -> Value {
+    let v = match field {
+        "state" => return item["state_label"].clone(),
+        "created_at" | "updated_at" => {
+            return json!(short_time(item[field].as_str().unwrap_or("")))
+        }
+        _ => &item["data"][field],
+    };
+    if let Some(label) = item["refs"][field].as_str() {
+        return json!(label);
+    }
+    match v {
+        Value::Null => json!(""),
+        Value::Bool(b) => json!(if *b {
+            super::text("yes")
+        } else {
+            super::text("no")
+        }),
+        Value::String(s) => json!(choice_label(form, field, s).unwrap_or_else(|| s.clone())),
+        Value::Number(n) => json!(n.to_string()),
+        Value::Array(a) => json!(a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join("、")),
+        Value::Object(_) => json!(""),
+    }
+}
+
+/// The label of a choice value where the schema gives labels (`x-enum-labels` style
+/// `oneOf` with `const` and `title`); None for plain enums, whose values are their labels.
+fn choice_label(form: &CompiledForm, field: &str, value: &str) -> Option<String> {
+    form.schema["properties"][field]["oneOf"]
+        .as_array()?
+        .iter()
+        .find(|o| o["const"].as_str() == Some(value))
+        .and_then(|o| o["title"].as_str())
+        .map(str::to_string)
+}
+
+/// The input(s) of one declared filter, by the field's kind: a choice is a drop-down, a
+/// date or number a from–to pair, text a "contains" box, the state the workflow's states.
+fn filter_input(form: &CompiledForm, f: &str, get: &dyn Fn(&str) -> String) -> Value {
+    let label = match f {
+        "state" => super::text("state"),
+        "created_at" => super::text("created_at"),
+        "updated_at" => super::text("updated_at"),
+        "org" => super::text("org_unit"),
+        _ => form.label(f).to_string(),
+    };
+    if f == "state" {
+        let options: Vec<Value> = form
+            .workflow
+            .def
+            .states
+            .iter()
+            .map(|s| json!({"value": s.key, "label": s.label}))
+            .collect();
+        let name = format!("filter[{f}]");
+        return json!({"kind": "select", "label": label, "name": name, "value": get(&name), "options": options});
+    }
+    let p = &form.schema["properties"][f];
+    let enum_values = p["enum"]
+        .as_array()
+        .or_else(|| p["items"]["enum"].as_array());
+    if let Some(values) = enum_values {
+        let options: Vec<Value> = values
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|v| json!({"value": v, "label": v}))
+            .collect();
+        let name = format!("filter[{f}]");
+        return json!({"kind": "select", "label": label, "name": name, "value": get(&name), "options": options});
+    }
+    let format = p["format"].as_str().unwrap_or("");
+    let ty = p["type"].as_str().unwrap_or("string");
+    let range = |input: &str| {
+        let (from, to) = (format!("filter[{f}][gte]"), format!("filter[{f}][lte]"));
+        json!({"kind": "range", "input": input, "label": label,
+               "from": from, "from_value": get(&from), "to": to, "to_value": get(&to)})
+    };
+    match (ty, format, f) {
+        (_, _, "created_at" | "updated_at") | ("string", "date" | "date-time", _) => range("date"),
+        ("number" | "integer", _, _) => range("number"),
+        ("boolean", _, _) => {
+            let name = format!("filter[{f}]");
+            json!({"kind": "select", "label": label, "name": name, "value": get(&name), "options": [
+                {"value": "true", "label": super::text("yes")}, {"value": "false", "label": super::text("no")}]})
+        }
+        _ if p.get("x-sensitive").is_some() || f == "org" => {
+            let name = format!("filter[{f}]");
+            json!({"kind": "text", "label": label, "name": name, "value": get(&name)})
+        }
+        _ => {
+            let name = format!("filter[{f}][contains]");
+            json!({"kind": "text", "label": label, "name": name, "value": get(&name)})
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The record page: the data as a sheet, the state, the timeline of events, the documents
+//! to print and the actions the user holds, each a button (with a comment box where the
+//! transition asks for one) that posts to the API's transition.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use form_runtime::html;
+use form_runtime::FieldError;
+use serde_json::{json, Value};
+
+use super::home::short_time;
+use super::{csrf_refusal, error_page, field, form_pairs, here, render_status, Signed};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Actor;
+use crate::http::lang;
+use crate::startup::AppState;
+
+/// Handles `GET /records/{id}`.
+pub async fn record(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Response {
+    match context(&app, &actor, &id, None).await {
+        Ok(mut ctx) => render_status(Some(&actor), StatusCode::OK, "record.html", &mut ctx),
+        Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}
+
+/// What the record page shows; `refusal` is a refused action's message and field errors.
+async fn context(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    refusal: Option<(String, Vec<FieldError>)>,
+) -> ApiResult<Value> {
+    let Json(r) =
+        crate::http::records::get_record(State(app.clone()), actor.clone(), Path(id.to_string()))
+            .await?;
+    let version = r["form_version"].as_i64();
+    let form = app
+        .catalog
+        .form(
+            &app.db,
+            actor.tenant(),
+            r["form"].as_str().unwrap_or(""),
+            version,
+        )
+        .await?
+        .ok_or_else(ApiError::no_record)?;
+    let catalogues =
+        crate::http::forms::catalogues(app, actor.tenant(), &form.key, version.unwrap_or(1))
+            .await?;
+    let state = r["state"].as_str().unwrap_or("");
+    let hidden = form.workflow.hidden(state, &actor.roles);
+    let references = BTreeMap::new();
+    let sheet = html::sheet(&html::View {
+        form_key: &form.key,
+        schema: &form.schema,
+        catalogues: &catalogues,
+        data: &r["data"],
+        errors: &[],
+        english: lang::is_english(),
+        hidden: &hidden,
+        writable: Some(&BTreeSet::new()),
+        references: &references,
+    });
+    let Json(events) = crate::http::records::record_events(
+        State(app.clone()),
+        actor.clone(),
+        Path(id.to_string()),
+    )
+    .await?;
+    let timeline: Vec<Value> = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            json!({
+                "kind": e["kind"], "action": e["action_label"].as_str().or(e["action"].as_str()),
+                "to": e["to_label"], "who": e["actor"]["display_name"].as_str().or(e["actor"]["username"].as_str()),
+                "comment": e["comment"], "at": short_time(e["at"].as_str().unwrap_or("")),
+            })
+        })
+        .collect();
+    let Json(docs) = crate::http::documents::list_documents(
+        State(app.clone()),
+        actor.clone(),
+        Path(id.to_string()),
+    )
+    .await?;
+    let documents: Vec<&Value> = docs["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["available"] == true)
+        .collect();
+    let english = lang::is_english();
+    let (error, errors) = match refusal {
+        Some((message, fields)) => (Some(message), fields),
+        None => (None, Vec::new()),
+    };
+    let actions: Vec<Value> = r["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|a| {
+            let t = form
+                .workflow
+                .def
+                .transitions
+                .iter()
+                .find(|t| t.action == a && t.from.keys().iter().any(|f| f == state));
+            let comment_error = errors.iter().find(|e| e.pointer == "/comment").map(|e| {
+                if english {
+                    e.message_en.clone()
+                } else {
+                    e.message.clone()
+                }
+            });
+            json!({
+                "action": a,
+                "label": t.map_or(a.to_string(), |t| t.label.clone()),
+                "comment_required": t.is_some_and(|t| t.comment_required),
+                "comment_error": comment_error,
+            })
+        })
+        .collect();
+    let other_errors: Vec<String> = errors
+        .iter()
+        .filter(|e| e.pointer != "/comment")
+        .map(|e| {
+            let m = if english { &e.message_en } else { &e.message };
+            match e.pointer.strip_prefix('/') {
+                Some(f) if !f.is_empty() => {
+                    format!("{}：{m}", form.label(f.split('/').next().unwrap_or(f)))
+                }
+                _ => m.clone(),
+            }
+        })
+        .collect();
+    Ok(json!({
+        "record": {"id": r["id"], "version": r["version"], "state": r["state"], "state_label": r["state_label"],
+                   "editable": r["editable"], "created_at": short_time(r["created_at"].as_str().unwrap_or("")),
+                   "updated_at": short_time(r["updated_at"].as_str().unwrap_or(""))},
+        "form_title": form.title, "form_key": form.key,
+        "sheet": sheet, "timeline": timeline, "documents": documents, "actions": actions,
+        "error": error, "errors": other_errors,
+    }))
+}
+
+/// Handles `POST /records/{id}/actions/{action}`: the API's transition, then back to the
+/// record (or the page again with the refusal).
+pub async fn act(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path((id, action)): Path<(String, String)>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = csrf_refusal(&actor, &pairs) {
+        return r;
+    }
+    let comment = field(&pairs, "comment")
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let version = field(&pairs, "version").and_then(|v| v.parse::<i64>().ok());
+    let request = json!({"comment": comment, "version": version}).to_string();
+    let answer = crate::http::records::fire_transition(
+        State(app.clone()),
+        actor.clone(),
+        Path((id.clone(), action)),
+        Bytes::from(request),
+    )
+    .await;
+    match answer {
+        Ok(_) => Redirect::to(&format!("/records/{id}")).into_response(),
+        Err(e @ (ApiError::Invalid(_) | ApiError::Conflict { .. } | ApiError::Forbidden(_))) => {
+            let status = e.status();
+            let message = e.body()["message"].as_str().unwrap_or("").to_string();
+            let fields = match e {
+                ApiError::Invalid(f) => f,
+                _ => Vec::new(),
+            };
+            match context(&app, &actor, &id, Some((message, fields))).await {
+                Ok(mut ctx) => render_status(Some(&actor), status, "record.html", &mut ctx),
+                Err(e) => error_page(Some(&actor), e, &here(&uri)),
+            }
+        }
+        Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}

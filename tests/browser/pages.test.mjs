@@ -1,0 +1,135 @@
+// The generated pages as their users meet them: a district clerk files a fire-relief
+// application on a 375 px phone (a field error, fixed, then submitted), the district
+// reviewer approves it from the inbox on a desktop, and the record's timeline shows both
+// steps. Pages without a session go to the login; forbidden or missing pages say so.
+// Screenshots of every page at 1280 px and 375 px go to tests/browser/screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startServer, launch, SCREENSHOTS, PASSWORD } from './server.mjs';
+
+let server, browser;
+before(async () => { server = await startServer(); browser = await launch(); });
+after(async () => { await browser?.close(); await server?.stop(); });
+
+const PHONE = { width: 375, height: 740 };
+const DESKTOP = { width: 1280, height: 800 };
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  assert.equal(overflow, false, `${name}: no horizontal scrolling`);
+}
+
+async function login(page, username, viewportName) {
+  await page.goto(server.base + '/');
+  assert.match(page.url(), /\/login\?next=/, 'without a session the home page asks to log in');
+  if (viewportName) await shot(page, `login-${viewportName}`);
+  await page.fill('#tenant', 'redcross');
+  await page.fill('#username', username);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/');
+}
+
+test('a wrong password is refused on the login page', async () => {
+  const page = await browser.newPage({ viewport: PHONE });
+  await page.goto(server.base + '/login');
+  await page.fill('#tenant', 'redcross');
+  await page.fill('#username', 'pudong_staff');
+  await page.fill('#password', 'not-the-password');
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  assert.match(await page.textContent('.alert'), /用户名或密码不正确/);
+  await page.close();
+});
+
+test('a clerk files an application on a phone and a reviewer approves it from the inbox', async () => {
+  const clerk = await browser.newPage({ viewport: PHONE });
+  await login(clerk, 'pudong_staff', 'phone');
+  await shot(clerk, 'home-phone');
+  await Promise.all([clerk.waitForNavigation(), clerk.click('a[href="/forms/fire_relief/new"]')]);
+  const fill = async (name, value) => clerk.fill(`[name="${name}"]`, value);
+  await fill('/applicant_name', '王小明');
+  await fill('/id_number', '110105194912310021'); // wrong check digit
+  await fill('/phone', '13812345678');
+  await clerk.selectOption('[name="/district"]', '浦东新区');
+  await fill('/street', '花木街道');
+  await fill('/address', '浦东新区花木路100弄3号502室');
+  await fill('/fire_date', '2026-10-08');
+  await clerk.selectOption('[name="/housing_type"]', '居住性房屋');
+  await clerk.selectOption('[name="/residency_type"]', '户籍居民');
+  await fill('/deaths', '0');
+  await fill('/injured', '0');
+  await fill('/members/0/name', '王小明');
+  await clerk.selectOption('[name="/members/0/relation"]', '本人');
+  await fill('/loss_desc', '厨房起火，家具家电烧毁');
+  await fill('/loss_amount', '52000');
+  await fill('/requested_amount', '8000');
+  await fill('/bank_name', '中国工商银行上海分行');
+  await fill('/bank_account', '6222021234567890128');
+  await clerk.check('input[type=checkbox][name="/promise"]');
+  await shot(clerk, 'form-phone');
+  await Promise.all([clerk.waitForNavigation(), clerk.click('button[name=_action][value=submit]')]);
+
+  // The server's error is shown next to the ID number, and the other values are kept.
+  const error = clerk.locator('[data-pointer="/id_number"] .fw-error');
+  assert.match(await error.textContent(), /身份证/);
+  assert.equal(await clerk.inputValue('[name="/applicant_name"]'), '王小明');
+  assert.equal(await clerk.getAttribute('[name="/id_number"]', 'aria-invalid'), 'true');
+  await shot(clerk, 'form-error-phone');
+  await fill('/id_number', '11010519491231002X');
+  await Promise.all([clerk.waitForNavigation(), clerk.click('button[name=_action][value=submit]')]);
+  assert.match(clerk.url(), /\/records\//, 'submitted: the record page');
+  const recordUrl = clerk.url();
+  assert.match(await clerk.textContent('.badge'), /待区审核|已提交/);
+  await shot(clerk, 'record-phone');
+  await clerk.close();
+
+  const reviewer = await browser.newPage({ viewport: DESKTOP });
+  await login(reviewer, 'pudong_reviewer', 'desktop');
+  await shot(reviewer, 'home-desktop');
+  await Promise.all([reviewer.waitForNavigation(), reviewer.click('nav a[href="/inbox"]')]);
+  await shot(reviewer, 'inbox-desktop');
+  const id = new URL(recordUrl).pathname.split('/').pop();
+  await Promise.all([reviewer.waitForNavigation(), reviewer.click(`a[href="/records/${id}"]`)]);
+  await reviewer.fill('form[action$="/actions/approve"] textarea[name=comment]', '情况属实，同意');
+  await Promise.all([reviewer.waitForNavigation(), reviewer.click('form[action$="/actions/approve"] button')]);
+  const timeline = await reviewer.textContent('.timeline');
+  assert.match(timeline, /提交/);
+  assert.match(timeline, /区审通过/);
+  assert.match(timeline, /情况属实，同意/);
+  await shot(reviewer, 'record-desktop');
+  await reviewer.close();
+});
+
+test('lists filter and page on both screens', async () => {
+  for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    const page = await browser.newPage({ viewport });
+    await login(page, 'city_reviewer');
+    await page.goto(server.base + '/lists/fire_relief_all');
+    assert.ok((await page.locator('table.grid tbody tr').count()) > 0, 'the demo records are listed');
+    await page.click('details.filter-box > summary');
+    await page.selectOption('select[name="filter[district]"]', '浦东新区');
+    await Promise.all([page.waitForNavigation(), page.click('form.filters button[type=submit]')]);
+    const districts = await page.locator('table.grid tbody td[data-label="所属区"]').allTextContents();
+    assert.ok(districts.length > 0 && districts.every((d) => d === '浦东新区'), `only 浦东新区: ${districts}`);
+    await shot(page, `list-${name}`);
+    await page.close();
+  }
+});
+
+test('pages a user may not see say so, and the language switches to English', async () => {
+  const page = await browser.newPage({ viewport: PHONE });
+  await login(page, 'pudong_staff');
+  let r = await page.goto(server.base + '/forms/no_such_form/new');
+  assert.equal(r.status(), 404);
+  assert.match(await page.textContent('main'), /表单不存在/);
+  r = await page.goto(server.base + '/lists/no_such_list');
+  assert.equal(r.status(), 404);
+  await shot(page, 'not-found-phone');
+  await page.goto(server.base + '/');
+  await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
+  assert.match(await page.textContent('nav'), /Inbox/);
+  await shot(page, 'home-english-phone');
+  await page.close();
+});
