@@ -200,6 +200,18 @@ impl<'s> Field<'s> {
         self.node.get("items").unwrap_or(&Value::Null)
     }
 
+    /// The fields of a repeating section's rows. A row is a line of cells, so text is one
+    /// line there unless its widget asks for more.
+    fn row_fields(&self) -> Vec<Field<'s>> {
+        let mut fields = fields_of(self.items());
+        for f in &mut fields {
+            if f.kind == Kind::Textarea && f.ui.widget.is_none() {
+                f.kind = Kind::Text;
+            }
+        }
+        fields
+    }
+
     /// The type of the value, or of each element of an array.
     fn scalar_type(&self) -> &'s str {
         let node = match self.kind {
@@ -455,7 +467,8 @@ fn child(parent: &str, key: &str) -> String {
 }
 
 /// An HTML id for a pointer, unique per pointer: letters, digits and `_` stay, `/` becomes
-/// `-`, anything else `.hex.` (`/members/0/name` → `f-members-0-name`).
+/// `-`, anything else `.hex.` (`/members/0/name` → `f-members-0-name`). Ids of a field's
+/// parts add a `--` suffix (`f-name--help`), which no pointer's id has.
 fn id_of(pointer: &str) -> String {
     let mut id = String::from("f");
     for c in pointer.chars() {
