@@ -146,11 +146,12 @@ function uploads(form, input) {
     const box = Object.assign(document.createElement("input"), {
       type: "checkbox", id, name: field.dataset.pointer, value: answer.id, checked: true,
     });
-    const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: WORDS.keep });
     const link = Object.assign(document.createElement("a"), {
       href: `/api/v1/attachments/${encodeURIComponent(answer.id)}`, textContent: answer.name || name,
     });
-    item.replaceChildren(box, label, " ", link);
+    const label = Object.assign(document.createElement("label"), { htmlFor: id });
+    label.append(`${WORDS.keep} `, link);
+    item.replaceChildren(box, label);
     box.dispatchEvent(new Event("change", { bubbles: true }));
   }
 

@@ -241,9 +241,11 @@ fn kind_of(node: &Value, widget: Option<Widget>) -> Kind {
             many: ty == "array",
         };
     }
+    // Pack check allows 0 to 10 places; anything else is ignored here rather than trusted.
     let decimals = node
         .get("x-decimals")
         .and_then(Value::as_u64)
+        .filter(|d| *d <= 10)
         .and_then(|d| u32::try_from(d).ok());
     // The page widget, when it fits the field's type; otherwise the default below.
     let chosen = match (widget, ty) {

@@ -468,8 +468,8 @@ impl<'v, 'a> Page<'v, 'a> {
         )
     }
 
-    /// The files a field holds, each a ticked box (untick to let go of it) and a download
-    /// link, and a file input the page's script uploads from.
+    /// The files a field holds, each a ticked box (untick to let go of it) labelled with its
+    /// download link, and a file input the page's script uploads from.
     fn attachments(&self, f: &Field<'_>, value: Option<&Value>, many: bool, p: &Parts) -> String {
         let ids: Vec<String> = match value {
             Some(Value::Array(a)) => a.iter().map(text_of).collect(),
@@ -481,7 +481,7 @@ impl<'v, 'a> Page<'v, 'a> {
             .enumerate()
             .map(|(n, id)| {
                 format!(
-                    "<li><input type=\"checkbox\" id=\"{}--{n}\" name=\"{}\" value=\"{}\" checked><label for=\"{}--{n}\">{}</label> <a href=\"{}\">{}</a></li>",
+                    "<li><input type=\"checkbox\" id=\"{}--{n}\" name=\"{}\" value=\"{}\" checked><label for=\"{}--{n}\">{} <a href=\"{}\">{}</a></label></li>",
                     p.id,
                     p.name,
                     esc(id),
@@ -550,6 +550,9 @@ impl<'v, 'a> Page<'v, 'a> {
                 format!("<span>{}{mark}</span>", esc(c.title))
             })
             .collect();
+        // A section that may be hidden is never insisted on by the browser: the server knows
+        // whether it shows.
+        let insist = f.visible_if().is_none();
         let mut body = String::new();
         for i in 0..needed.max(1) {
             body.push_str(&self.row(
@@ -558,11 +561,11 @@ impl<'v, 'a> Page<'v, 'a> {
                 rows.get(i),
                 &all,
                 &required,
-                i < needed,
+                insist && i < needed,
             ));
         }
         let recording = std::mem::replace(&mut self.recording, false);
-        let template = self.row(ptr, "__i__", None, &all, &required, true);
+        let template = self.row(ptr, "__i__", None, &all, &required, insist);
         self.recording = recording;
         let max_attr = max
             .map(|m| format!(" data-max=\"{m}\""))
@@ -656,7 +659,7 @@ impl<'v, 'a> Page<'v, 'a> {
             let sub = At {
                 editable: !g.ui.readonly && !g.computed(),
                 required: required.contains(g.key),
-                insist: at.insist,
+                insist: at.insist && f.visible_if().is_none(),
                 carry: at.carry,
                 vars: at.vars,
                 cols: GROUP_COLUMNS,
