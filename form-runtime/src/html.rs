@@ -200,6 +200,18 @@ impl<'s> Field<'s> {
         self.node.get("items").unwrap_or(&Value::Null)
     }
 
+    /// The fields of a repeating section's rows. A row is a line of cells, so text is one
+    /// line there unless its widget asks for more.
+    fn row_fields(&self) -> Vec<Field<'s>> {
+        let mut fields = fields_of(self.items());
+        for f in &mut fields {
+            if f.kind == Kind::Textarea && f.ui.widget.is_none() {
+                f.kind = Kind::Text;
+            }
+        }
+        fields
+    }
+
     /// The type of the value, or of each element of an array.
     fn scalar_type(&self) -> &'s str {
         let node = match self.kind {
@@ -229,9 +241,11 @@ fn kind_of(node: &Value, widget: Option<Widget>) -> Kind {
             many: ty == "array",
         };
     }
+    // Pack check allows 0 to 10 places; anything else is ignored here rather than trusted.
     let decimals = node
         .get("x-decimals")
         .and_then(Value::as_u64)
+        .filter(|d| *d <= 10)
         .and_then(|d| u32::try_from(d).ok());
     // The page widget, when it fits the field's type; otherwise the default below.
     let chosen = match (widget, ty) {
@@ -455,7 +469,8 @@ fn child(parent: &str, key: &str) -> String {
 }
 
 /// An HTML id for a pointer, unique per pointer: letters, digits and `_` stay, `/` becomes
-/// `-`, anything else `.hex.` (`/members/0/name` → `f-members-0-name`).
+/// `-`, anything else `.hex.` (`/members/0/name` → `f-members-0-name`). Ids of a field's
+/// parts add a `--` suffix (`f-name--help`), which no pointer's id has.
 fn id_of(pointer: &str) -> String {
     let mut id = String::from("f");
     for c in pointer.chars() {

@@ -287,10 +287,10 @@ fn every_kind_renders_its_control_named_by_its_pointer() {
         r#"<select class="fw-input" id="f-kind" name="/kind" required><option value="">请选择</option><option value="甲">甲</option>"#,
     );
     has(r#"<legend class="fw-label">级别</legend>"#);
-    has(r#"<input type="radio" id="f-level-0" name="/level" value="高">"#);
-    has(r#"<input type="checkbox" id="f-fields-1" name="/fields" value="finance"> 财务"#);
+    has(r#"<input type="radio" id="f-level--0" name="/level" value="高">"#);
+    has(r#"<input type="checkbox" id="f-fields--1" name="/fields" value="finance"> 财务"#);
     has(
-        r#"<input type="hidden" name="/travel" value="false"><input class="fw-input" type="checkbox" role="switch" id="f-travel" name="/travel" value="true">"#,
+        r#"<input type="hidden" name="/travel" value="false"><input type="checkbox" role="switch" id="f-travel" name="/travel" value="true">"#,
     );
     has(
         r#"name="/agreed" value="true" required><label class="fw-label" for="f-agreed">本人已阅读须知<span class="fw-required""#,
@@ -306,7 +306,7 @@ fn every_kind_renders_its_control_named_by_its_pointer() {
         r#"<input class="fw-input" id="f-other_expert" name="/other_expert" type="text" value="">"#,
     );
     has(
-        r#"<input type="checkbox" id="f-photos-0" name="/photos" value="p1" checked><label for="f-photos-0">保留</label> <a href="/api/v1/attachments/p1">附件 1</a>"#,
+        r#"<input type="checkbox" id="f-photos--0" name="/photos" value="p1" checked><label for="f-photos--0">保留 <a href="/api/v1/attachments/p1">附件 1</a></label>"#,
     );
     has(
         r#"type="file" id="f-photos" data-upload-url="/api/v1/forms/fire_relief/fields/photos/attachments" accept="image/jpeg,image/png" multiple>"#,
@@ -360,10 +360,9 @@ fn errors_land_under_their_field_and_the_rest_are_returned_for_the_top() {
     ];
     let html = page.fields();
     let name = around(&html, "/applicant_name");
-    assert!(name.contains(r#"aria-describedby="f-applicant_name-error0" aria-invalid="true""#));
-    assert!(
-        name.contains(r#"<p class="fw-error" id="f-applicant_name-error0">申请人姓名为必填项</p>"#)
-    );
+    assert!(name.contains(r#"aria-describedby="f-applicant_name--error0" aria-invalid="true""#));
+    assert!(name
+        .contains(r#"<p class="fw-error" id="f-applicant_name--error0">申请人姓名为必填项</p>"#));
     let row_name = around(&html, "/members/1/name");
     assert!(row_name.contains(r#"id="f-members-1-name""#));
     assert!(row_name.contains(r#"aria-invalid="true""#));
@@ -373,9 +372,8 @@ fn errors_land_under_their_field_and_the_rest_are_returned_for_the_top() {
         "the error is in row 1 only"
     );
     let members = &html[html.find(r#"data-pointer="/members""#).expect("members")..];
-    assert!(
-        members.contains(r#"<p class="fw-error" id="f-members-error0">家庭成员最多填写 30 人</p>"#)
-    );
+    assert!(members
+        .contains(r#"<p class="fw-error" id="f-members--error0">家庭成员最多填写 30 人</p>"#));
     assert!(around(&html, "/certificates").contains(">附件不存在</p>"));
 
     let unplaced: Vec<&str> = html::unplaced_errors(&page.view(), &page.errors)
@@ -719,4 +717,45 @@ fn real_forms_render_every_field() {
         let unique: BTreeSet<&&str> = ids.iter().collect();
         assert_eq!(ids.len(), unique.len(), "{path}: duplicate ids");
     }
+}
+
+#[test]
+fn a_stored_value_the_control_cannot_hold_is_kept_on_the_page() {
+    let schema = json!({"type": "object", "properties": {
+        "count": {"type": "integer"},
+        "day": {"type": "string", "format": "date"},
+        "at": {"type": "string", "format": "date-time"},
+        "kind": {"type": "string", "enum": ["甲", "乙"]}
+    }});
+    let page = Page::new(
+        schema.clone(),
+        json!({"count": "三", "day": "下周一", "at": "soon", "kind": "丙"}),
+    );
+    let html = page.fields();
+    assert!(
+        html.contains(r#"name="/count" type="text" value="三""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="/day" type="text" value="下周一""#));
+    assert!(html.contains(r#"name="/at" type="text" value="soon""#));
+    assert!(html.contains(r#"<option value="丙" selected>丙</option>"#));
+    // Saved again unchanged, each comes back as it was, for validation to report.
+    assert_eq!(html::parse(&schema, &page.submitted(), None), page.data);
+}
+
+#[test]
+fn rows_of_a_conditional_section_are_never_insisted_on() {
+    let schema = json!({"type": "object", "properties": {
+        "has_staff": {"type": "boolean"},
+        "staff": {"type": "array", "x-visible-if": "has_staff", "minItems": 1,
+                  "items": {"type": "object", "required": ["name"],
+                            "properties": {"name": {"type": "string", "maxLength": 10}}}}
+    }});
+    let html = Page::new(schema, json!({})).fields();
+    let row = around(&html, "/staff/0/name");
+    assert!(
+        !row.contains(" required") && row.contains("fw-required"),
+        "{row}"
+    );
+    assert!(html.contains(r#"data-pointer="/staff" data-visible-if="has_staff" hidden"#));
 }

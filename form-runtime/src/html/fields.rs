@@ -80,6 +80,8 @@ struct At<'x> {
     carry: bool,
     /// What its `x-visible-if` sees.
     vars: &'x Value,
+    /// Columns of the grid it sits in (1 in a row), the most it may span.
+    cols: u8,
 }
 
 /// The pieces every field's markup shares.
@@ -120,6 +122,7 @@ impl<'v, 'a> Page<'v, 'a> {
         let required = required_of(view.schema);
         let mut out = String::new();
         for (section, fields) in layout(view.schema) {
+            let cols = section.as_ref().map_or(1, |s| s.columns.clamp(1, 4));
             let mut inner = String::new();
             for f in &fields {
                 if view.hidden.contains(f.key) || f.ui.hidden {
@@ -131,13 +134,13 @@ impl<'v, 'a> Page<'v, 'a> {
                     insist: true,
                     carry: false,
                     vars: view.data,
+                    cols,
                 };
                 inner.push_str(&self.field(f, &child("", f.key), view.data.get(f.key), &at));
             }
             if inner.is_empty() {
                 continue;
             }
-            let cols = section.as_ref().map_or(1, |s| s.columns.clamp(1, 4));
             let grid = format!("<div class=\"fw-grid\" style=\"--cols:{cols}\">{inner}</div>");
             out.push_str(&match section {
                 Some(s) => format!(
@@ -162,8 +165,8 @@ impl<'v, 'a> Page<'v, 'a> {
         if !shown(f, at.vars) {
             wrapper.push_str(" hidden");
         }
-        if let Some(c) = f.ui.columns {
-            wrapper.push_str(&format!(" style=\"--span:{}\"", c.clamp(1, 4)));
+        if let Some(span) = f.ui.columns.map(|c| c.min(at.cols)).filter(|c| *c > 1) {
+            wrapper.push_str(&format!(" style=\"--span:{span}\""));
         }
         let marked = at.required && at.editable && f.kind != Kind::Switch;
         let marker = if marked { MARKER } else { "" };
@@ -171,9 +174,9 @@ impl<'v, 'a> Page<'v, 'a> {
         let mut described = Vec::new();
         let mut below = String::new();
         if let Some(h) = f.help() {
-            described.push(format!("{id}-help"));
+            described.push(format!("{id}--help"));
             below.push_str(&format!(
-                "<p class=\"fw-help\" id=\"{id}-help\">{}</p>",
+                "<p class=\"fw-help\" id=\"{id}--help\">{}</p>",
                 esc(h)
             ));
         }
@@ -184,9 +187,9 @@ impl<'v, 'a> Page<'v, 'a> {
             } else {
                 &e.message
             };
-            described.push(format!("{id}-error{n}"));
+            described.push(format!("{id}--error{n}"));
             below.push_str(&format!(
-                "<p class=\"fw-error\" id=\"{id}-error{n}\">{}</p>",
+                "<p class=\"fw-error\" id=\"{id}--error{n}\">{}</p>",
                 esc(message)
             ));
         }
@@ -416,7 +419,7 @@ impl<'v, 'a> Page<'v, 'a> {
                     ""
                 };
                 format!(
-                    "<label class=\"fw-option\"><input type=\"{ty}\" id=\"{}-{n}\" name=\"{}\" value=\"{}\"{checked}{required}{invalid}> {}{}</label>",
+                    "<label class=\"fw-option\"><input type=\"{ty}\" id=\"{}--{n}\" name=\"{}\" value=\"{}\"{checked}{required}{invalid}> {}{}</label>",
                     p.id,
                     p.name,
                     esc(&o.value),
@@ -460,13 +463,13 @@ impl<'v, 'a> Page<'v, 'a> {
             ),
         };
         format!(
-            "<div class=\"fw-field fw-check{class}\"{}>{title}<input type=\"hidden\" name=\"{}\" value=\"false\"><input class=\"fw-input\" type=\"checkbox\"{role} id=\"{}\" name=\"{}\" value=\"true\"{checked}{}{}><label class=\"fw-label\" for=\"{}\">{text}</label>{}</div>",
+            "<div class=\"fw-field fw-check{class}\"{}>{title}<input type=\"hidden\" name=\"{}\" value=\"false\"><input type=\"checkbox\"{role} id=\"{}\" name=\"{}\" value=\"true\"{checked}{}{}><label class=\"fw-label\" for=\"{}\">{text}</label>{}</div>",
             p.wrapper, p.name, p.id, p.name, p.required, p.aria, p.id, p.below
         )
     }
 
-    /// The files a field holds, each a ticked box (untick to let go of it) and a download
-    /// link, and a file input the page's script uploads from.
+    /// The files a field holds, each a ticked box (untick to let go of it) labelled with its
+    /// download link, and a file input the page's script uploads from.
     fn attachments(&self, f: &Field<'_>, value: Option<&Value>, many: bool, p: &Parts) -> String {
         let ids: Vec<String> = match value {
             Some(Value::Array(a)) => a.iter().map(text_of).collect(),
@@ -478,7 +481,7 @@ impl<'v, 'a> Page<'v, 'a> {
             .enumerate()
             .map(|(n, id)| {
                 format!(
-                    "<li><input type=\"checkbox\" id=\"{}-{n}\" name=\"{}\" value=\"{}\" checked><label for=\"{}-{n}\">{}</label> <a href=\"{}\">{}</a></li>",
+                    "<li><input type=\"checkbox\" id=\"{}--{n}\" name=\"{}\" value=\"{}\" checked><label for=\"{}--{n}\">{} <a href=\"{}\">{}</a></label></li>",
                     p.id,
                     p.name,
                     esc(id),
@@ -521,7 +524,7 @@ impl<'v, 'a> Page<'v, 'a> {
     /// `<template>` of one empty row whose pointers hold `__i__` for the index. Without a
     /// script the page offers max(rows, minItems, 1) rows; the buttons stay hidden.
     fn repeat(&mut self, f: &Field<'_>, ptr: &str, value: Option<&Value>, p: &Parts) -> String {
-        let all = fields_of(f.items());
+        let all = f.row_fields();
         let cols: Vec<&Field<'_>> = all.iter().filter(|c| !c.ui.hidden).collect();
         let required = required_of(f.items());
         let rows = value
@@ -547,6 +550,9 @@ impl<'v, 'a> Page<'v, 'a> {
                 format!("<span>{}{mark}</span>", esc(c.title))
             })
             .collect();
+        // A section that may be hidden is never insisted on by the browser: the server knows
+        // whether it shows.
+        let insist = f.visible_if().is_none();
         let mut body = String::new();
         for i in 0..needed.max(1) {
             body.push_str(&self.row(
@@ -555,11 +561,11 @@ impl<'v, 'a> Page<'v, 'a> {
                 rows.get(i),
                 &all,
                 &required,
-                i < needed,
+                insist && i < needed,
             ));
         }
         let recording = std::mem::replace(&mut self.recording, false);
-        let template = self.row(ptr, "__i__", None, &all, &required, true);
+        let template = self.row(ptr, "__i__", None, &all, &required, insist);
         self.recording = recording;
         let max_attr = max
             .map(|m| format!(" data-max=\"{m}\""))
@@ -603,7 +609,7 @@ impl<'v, 'a> Page<'v, 'a> {
                     &e.message
                 };
                 format!(
-                    "<p class=\"fw-error\" id=\"{id}-error{n}\">{}</p>",
+                    "<p class=\"fw-error\" id=\"{id}--error{n}\">{}</p>",
                     esc(message)
                 )
             })
@@ -626,6 +632,7 @@ impl<'v, 'a> Page<'v, 'a> {
                 insist,
                 carry: !c.computed(),
                 vars: &vars,
+                cols: 1,
             };
             cells.push_str(&self.field(c, &at_cell, value, &at));
         }
@@ -652,9 +659,10 @@ impl<'v, 'a> Page<'v, 'a> {
             let sub = At {
                 editable: !g.ui.readonly && !g.computed(),
                 required: required.contains(g.key),
-                insist: at.insist,
+                insist: at.insist && f.visible_if().is_none(),
                 carry: at.carry,
                 vars: at.vars,
+                cols: GROUP_COLUMNS,
             };
             inner.push_str(&self.field(
                 g,
@@ -664,7 +672,7 @@ impl<'v, 'a> Page<'v, 'a> {
             ));
         }
         format!(
-            "<fieldset class=\"fw-field fw-group fw-wide\" id=\"{}\"{}{}><legend class=\"fw-label\">{}</legend><div class=\"fw-grid\" style=\"--cols:2\">{inner}</div>{}</fieldset>",
+            "<fieldset class=\"fw-field fw-group fw-wide\" id=\"{}\"{}{}><legend class=\"fw-label\">{}</legend><div class=\"fw-grid\" style=\"--cols:{GROUP_COLUMNS}\">{inner}</div>{}</fieldset>",
             p.id,
             p.wrapper,
             p.described,
@@ -709,7 +717,7 @@ impl<'v, 'a> Page<'v, 'a> {
             ""
         };
         format!(
-            "<div class=\"fw-field fw-readonly{wide}\"{}><span class=\"fw-label\" id=\"{}-label\">{}</span><div class=\"fw-value\" id=\"{}\" role=\"group\" aria-labelledby=\"{}-label\"{}>{}</div>{carried}{}</div>",
+            "<div class=\"fw-field fw-readonly{wide}\"{}><span class=\"fw-label\" id=\"{}--label\">{}</span><div class=\"fw-value\" id=\"{}\" role=\"group\" aria-labelledby=\"{}--label\"{}>{}</div>{carried}{}</div>",
             p.wrapper,
             p.id,
             esc(f.title),
@@ -797,6 +805,9 @@ fn select_options(options: &[Choice], selected: &str) -> String {
     }
     out
 }
+
+/// Grid columns of a group's sub-fields.
+const GROUP_COLUMNS: u8 = 2;
 
 /// The visible mark of a required field; the control's `required` tells assistive
 /// technology.

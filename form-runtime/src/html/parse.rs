@@ -109,7 +109,7 @@ fn read(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
 /// A repeating section from `/<section>/<i>/<field>` in index order; rows with nothing in
 /// them (the spare empty row a page offers) are dropped and the rest numbered densely.
 fn rows(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
-    let cols = fields_of(f.items());
+    let cols = f.row_fields();
     let mut by_row: BTreeMap<usize, Vec<Entry<'_>>> = BTreeMap::new();
     for (rest, v) in entries {
         if let Some((index, tail)) = rest.split_first() {

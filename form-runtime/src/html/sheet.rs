@@ -144,7 +144,8 @@ pub(super) fn plain(view: &View, f: &Field<'_>, v: &Value) -> String {
 
 /// A repeating section as a table, one column per row field.
 fn table(view: &View, f: &Field<'_>, rows: &[Value]) -> String {
-    let cols: Vec<Field<'_>> = fields_of(f.items())
+    let cols: Vec<Field<'_>> = f
+        .row_fields()
         .into_iter()
         .filter(|c| !c.ui.hidden)
         .collect();
