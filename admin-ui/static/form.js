@@ -109,7 +109,7 @@ function uploads(form, input) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", input.dataset.uploadUrl);
     xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
-    xhr.setRequestHeader("X-Filename", encodeURIComponent(file.name));
+    xhr.setRequestHeader("X-File-Name", encodeURIComponent(file.name));
     xhr.setRequestHeader("Accept", "application/json");
     if (csrf) xhr.setRequestHeader("X-CSRF-Token", csrf);
     xhr.upload.addEventListener("progress", (e) => {

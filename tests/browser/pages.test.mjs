@@ -59,7 +59,13 @@ test('a clerk files an application on a phone and a reviewer approves it from th
   await clerk.selectOption('[name="/housing_type"]', '居住性房屋');
   await clerk.selectOption('[name="/residency_type"]', '户籍居民');
   await fill('/deaths', '0');
+  // Conditions and computed values follow the input (the server evaluates them).
+  const casualty = clerk.locator('.fw-field[data-pointer="/casualty_desc"]');
+  assert.equal(await casualty.isVisible(), false, 'no casualty details without casualties');
+  await fill('/injured', '1');
+  await casualty.waitFor({ state: 'visible' });
   await fill('/injured', '0');
+  await casualty.waitFor({ state: 'hidden' });
   await fill('/members/0/name', '王小明');
   await clerk.selectOption('[name="/members/0/relation"]', '本人');
   await fill('/loss_desc', '厨房起火，家具家电烧毁');
@@ -78,6 +84,8 @@ test('a clerk files an application on a phone and a reviewer approves it from th
   assert.equal(await clerk.getAttribute('[name="/id_number"]', 'aria-invalid'), 'true');
   await shot(clerk, 'form-error-phone');
   await fill('/id_number', '11010519491231002X');
+  await clerk.waitForFunction(() => document.querySelector('output[data-pointer="/applicant_age"]')?.textContent.trim() !== '');
+  assert.match(await clerk.textContent('output[data-pointer="/applicant_age"]'), /^\s*\d+\s*$/, 'the age is computed from the ID number');
   await Promise.all([clerk.waitForNavigation(), clerk.click('button[name=_action][value=submit]')]);
   assert.match(clerk.url(), /\/records\//, 'submitted: the record page');
   const recordUrl = clerk.url();

@@ -55,8 +55,18 @@ async fn page(
 ) -> ApiResult<Response> {
     let catalogues =
         crate::http::forms::catalogues(app, actor.tenant(), &t.form.key, t.version).await?;
-    let hidden = t.form.workflow.hidden(&t.state, &actor.roles);
     let writable = writable(actor, t, None);
+    // Besides the fields the user may not see here, a form leaves out the empty ones they
+    // may not fill (later steps' fields); computed values stay, they follow the input.
+    let mut hidden = t.form.workflow.hidden(&t.state, &actor.roles);
+    if let Some(w) = &writable {
+        for key in t.form.field_keys() {
+            let empty = data.get(&key).is_none_or(Value::is_null);
+            if empty && !w.contains(&key) && !t.form.rules.is_computed(&key) {
+                hidden.insert(key);
+            }
+        }
+    }
     let references = BTreeMap::new();
     let english = lang::is_english();
     let view = html::View {
@@ -286,21 +296,15 @@ pub async fn update(
         .unwrap_or_else(|e| error_page(Some(&actor), e, &here(&uri)))
 }
 
-/// A merge patch leaves absent fields alone: the writable, shown, non-computed top-level
-/// fields the post left out were emptied by the user, so they become null (cleared).
+/// A merge patch leaves absent fields alone: the fields the page lets the user edit that
+/// the post left out were emptied by the user, so they become null (cleared).
 fn clear_emptied(t: &Target, actor: &Actor, writable: Option<&BTreeSet<String>>, data: &mut Value) {
     let hidden = t.form.workflow.hidden(&t.state, &actor.roles);
     let Some(obj) = data.as_object_mut() else {
         return;
     };
-    for key in t.form.field_keys() {
-        let node = &t.form.schema["properties"][&key];
-        let shown = !hidden.contains(&key)
-            && node["x-ui"]["hidden"] != true
-            && node["x-ui"]["readonly"] != true
-            && node.get("x-computed").is_none()
-            && writable.is_none_or(|w| w.contains(&key));
-        if shown && !obj.contains_key(&key) {
+    for key in html::editable_fields(&t.form.schema, writable) {
+        if !hidden.contains(&key) && !obj.contains_key(&key) {
             obj.insert(key, Value::Null);
         }
     }
