@@ -12,6 +12,7 @@ mod imports;
 mod list_filters;
 mod lists;
 mod openapi;
+mod pages;
 mod recruitment;
 mod roundtrip;
 mod sensitive;
