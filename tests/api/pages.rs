@@ -211,3 +211,59 @@ async fn what_a_user_may_not_see_is_a_clear_page_not_a_trace() {
     let (_, r) = staff.get(&format!("/api/v1/records/{id}")).await;
     assert_eq!(r["state"], "submitted", "nothing changed");
 }
+
+#[tokio::test]
+async fn a_password_change_checks_the_old_one_and_ends_other_sessions() {
+    let app = TestApp::spawn().await;
+    let phone = app.login("redcross", "pudong_staff").await;
+    let desk = app.login("redcross", "pudong_staff").await;
+    let change = |current: &str, new: &str| serde_json::json!({"current_password": current, "new_password": new});
+    let (s, b) = desk
+        .post(
+            "/api/v1/me/password",
+            change("wrong-password", "a-new-long-password"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["fields"][0]["pointer"], "/current_password");
+    let (s, b) = desk
+        .post("/api/v1/me/password", change(PASSWORD, "short"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["fields"][0]["pointer"], "/new_password");
+    assert_eq!(
+        phone.get("/api/v1/me").await.0,
+        StatusCode::OK,
+        "nothing changed yet"
+    );
+
+    let (s, _) = desk
+        .post(
+            "/api/v1/me/password",
+            change(PASSWORD, "a-new-long-password"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        desk.get("/api/v1/me").await.0,
+        StatusCode::OK,
+        "this session goes on"
+    );
+    assert_eq!(
+        phone.get("/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED,
+        "the other ended"
+    );
+    let login = |password: &str| serde_json::json!({"tenant": "redcross", "username": "pudong_staff", "password": password});
+    let anon = app.anonymous();
+    assert_eq!(
+        anon.post("/api/v1/auth/login", login(PASSWORD)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        anon.post("/api/v1/auth/login", login("a-new-long-password"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}

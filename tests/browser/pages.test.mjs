@@ -135,6 +135,15 @@ test('pages a user may not see say so, and the language switches to English', as
   r = await page.goto(server.base + '/lists/no_such_list');
   assert.equal(r.status(), 404);
   await shot(page, 'not-found-phone');
+  // Changing the password: the two new ones must agree, said beside the field.
+  await page.goto(server.base + '/');
+  await Promise.all([page.waitForNavigation(), page.click('a.user')]);
+  await page.fill('#current_password', PASSWORD);
+  await page.fill('#new_password', 'a-new-long-password');
+  await page.fill('#repeat_password', 'another-long-password');
+  await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+  assert.match(await page.textContent('#repeat_password-error'), /不一致/);
+  await shot(page, 'password-phone');
   await page.goto(server.base + '/');
   await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
   assert.match(await page.textContent('nav'), /Inbox/);

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use form_runtime::FieldError;
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -136,4 +137,86 @@ pub async fn logout(State(app): State<AppState>, actor: Actor) -> ApiResult<Resp
 /// Handles `GET /api/v1/me`.
 pub async fn me(actor: Actor) -> Json<Value> {
     Json(user_json(&actor))
+}
+
+/// Body of `POST /api/v1/me/password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The new one.
+    pub new_password: String,
+}
+
+/// Shortest new password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Handles `POST /api/v1/me/password`: checks the current password, takes a new one of at
+/// least ten characters that differs from it and from the username, and ends the user's
+/// other sessions.
+pub async fn change_password(
+    State(app): State<AppState>,
+    actor: Actor,
+    Body(req): Body<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let tenant = actor.tenant();
+    let uid = &actor.user.user_id;
+    let stored = users::password_hash(&app.db, tenant, uid)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if !password::verify(req.current_password.clone(), stored).await {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "/current_password",
+            "password",
+            "当前密码不正确",
+            "the current password is wrong",
+        )]));
+    }
+    let new = req.new_password;
+    let problem = if new.chars().count() < MIN_PASSWORD_CHARS {
+        Some((
+            format!("新密码至少 {MIN_PASSWORD_CHARS} 个字符"),
+            format!("the new password needs at least {MIN_PASSWORD_CHARS} characters"),
+        ))
+    } else if new.chars().count() > 128 {
+        Some((
+            "新密码最多 128 个字符".into(),
+            "the new password may have at most 128 characters".into(),
+        ))
+    } else if new == req.current_password {
+        Some((
+            "新密码不能与当前密码相同".into(),
+            "the new password must differ from the current one".into(),
+        ))
+    } else if new.eq_ignore_ascii_case(&actor.user.username) {
+        Some((
+            "新密码不能与用户名相同".into(),
+            "the new password must differ from the username".into(),
+        ))
+    } else {
+        None
+    };
+    if let Some((zh, en)) = problem {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "/new_password",
+            "password",
+            zh,
+            en,
+        )]));
+    }
+    let hash = password::hash(new).await?;
+    let mut tx = app.db.begin().await?;
+    users::set_password(&mut tx, tenant, uid, &hash, &actor.token_hash).await?;
+    audit::append(
+        &mut tx,
+        tenant,
+        Some(uid),
+        "auth.password_change",
+        &actor.user.username,
+        &json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

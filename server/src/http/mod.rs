@@ -61,6 +61,7 @@ pub fn routes() -> Vec<Route> {
         route("POST", "/api/v1/auth/login", post(auth::login)),
         route("POST", "/api/v1/auth/logout", post(auth::logout)),
         route("GET", "/api/v1/me", get(auth::me)),
+        route("POST", "/api/v1/me/password", post(auth::change_password)),
         route("GET", "/api/v1/forms", get(forms::list_forms)),
         route("GET", "/api/v1/forms/{form}", get(forms::get_form)),
         route(

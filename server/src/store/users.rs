@@ -214,3 +214,38 @@ pub async fn delete_session(tx: &mut Tx, tenant: &str, token_hash: &str) -> sqlx
         .await?;
     Ok(())
 }
+
+/// The user's stored password hash.
+pub async fn password_hash(db: &Db, tenant: &str, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query("select password_hash from users where tenant_id = $1 and user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?
+        .map(|r| r.try_get("password_hash"))
+        .transpose()
+}
+
+/// Replaces a user's password hash and ends their sessions but `keep` (the one that changed
+/// it), so a stolen session does not outlive the change.
+pub async fn set_password(
+    tx: &mut Tx,
+    tenant: &str,
+    user_id: &str,
+    hash: &str,
+    keep: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("update users set password_hash = $3 where tenant_id = $1 and user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .bind(hash)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("delete from sessions where tenant_id = $1 and user_id = $2 and token_hash <> $3")
+        .bind(tenant)
+        .bind(user_id)
+        .bind(keep)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -128,3 +128,55 @@ pub async fn switch_language(
     }
     out
 }
+
+/// Handles `GET /account/password`.
+pub async fn password_page(Signed(actor): Signed) -> Response {
+    render(Some(&actor), "password.html", json!({}))
+}
+
+/// Handles `POST /account/password`: the API's password change.
+pub async fn change_password(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = csrf_refusal(&actor, &pairs) {
+        return r;
+    }
+    let get = |k: &str| field(&pairs, k).unwrap_or("").to_string();
+    if get("new_password") != get("repeat_password") {
+        let mut ctx = json!({"errors": {"repeat_password": text("passwords_differ")}});
+        return render_status(
+            Some(&actor),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password.html",
+            &mut ctx,
+        );
+    }
+    let req = crate::http::auth::PasswordChange {
+        current_password: get("current_password"),
+        new_password: get("new_password"),
+    };
+    match crate::http::auth::change_password(State(app), actor.clone(), Body(req)).await {
+        Ok(_) => render(Some(&actor), "password.html", json!({"done": true})),
+        Err(ApiError::Invalid(fields)) => {
+            let english = crate::http::lang::is_english();
+            let errors: serde_json::Map<String, serde_json::Value> = fields
+                .into_iter()
+                .map(|f| {
+                    let m = if english { f.message_en } else { f.message };
+                    (f.pointer.trim_start_matches('/').to_string(), json!(m))
+                })
+                .collect();
+            let mut ctx = json!({"errors": errors});
+            render_status(
+                Some(&actor),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "password.html",
+                &mut ctx,
+            )
+        }
+        Err(e) => super::error_page(Some(&actor), e, "/account/password"),
+    }
+}

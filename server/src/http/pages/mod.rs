@@ -47,6 +47,8 @@ pub fn routes() -> Vec<super::Route> {
         route("POST", "/login", post(auth::login)),
         route("POST", "/logout", post(auth::logout)),
         route("GET", "/lang/{lang}", get(auth::switch_language)),
+        route("GET", "/account/password", get(auth::password_page)),
+        route("POST", "/account/password", post(auth::change_password)),
         route("GET", "/inbox", get(home::inbox)),
         route("GET", "/lists/{list}", get(lists::list)),
         route("GET", "/forms/{form}/new", get(forms::new)),
