@@ -70,6 +70,8 @@ paths = {
   "/records/{id}/edit": {"get": op("Edit page of a record", html_page(), "pages", [param("id")]),
                          "post": op("Save an edit from the page (fields as for a new record, version, _csrf)", {"303": {"description": "Saved"}, "422": {"description": "The page again with the errors"}}, "pages", [param("id")], form_body())},
   "/records/{id}/actions/{action}": {"post": op("Fire a transition from the record page (comment, version, _csrf)", {"303": {"description": "Back to the record"}, "422": {"description": "The record page with the reason"}}, "pages", [param("id"), param("action")], form_body())},
+  "/statistics": {"get": op("Statistics page: the pack's statistics the user may read", html_page(), "pages")},
+  "/statistics/{key}": {"get": op("A statistic as a table with totals, a chart (bars, line, pie) and each row linked to its records", html_page(), "pages", [param("key")])},
   "/static/{path}": {"get": op("Stylesheets and scripts of the pages", {"200": {"description": "The file"}, "304": {"description": "Not modified (ETag)"}, "404": {"description": "No such file"}}, "pages", [param("path")], auth=False)},
   "/api/v1/openapi.json": {"get": op("This document", ok("OpenAPI 3.1 document", {"type": "object"}), "system", auth=False)},
   "/api/v1/auth/login": {"post": op("Log in", {**ok("Session created; also set as the `formwork_session` cookie", {"type": "object", "properties": {"token": {"type": "string", "description": "Send as `Authorization: Bearer TOKEN`"}, "expires_at": {"type": "string"}, "user": ref("User")}}), **errs("400", "401", "403")}, "auth",

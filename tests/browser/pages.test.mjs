@@ -150,3 +150,26 @@ test('pages a user may not see say so, and the language switches to English', as
   await shot(page, 'home-english-phone');
   await page.close();
 });
+
+test('a statistic shows its table, a chart in three kinds and drills into the records', async () => {
+  for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    const page = await browser.newPage({ viewport });
+    await login(page, 'city_reviewer');
+    await Promise.all([page.waitForNavigation(), page.click('nav a[href="/statistics"]')]);
+    await Promise.all([page.waitForNavigation(), page.click('a[href="/statistics/fire_relief_by_district"]')]);
+    // The application filed and approved above: 浦东新区, approved by the district.
+    const row = page.locator('table.stat tbody tr', { hasText: '浦东新区' });
+    assert.match(await row.textContent(), /区红会审核通过/);
+    assert.equal((await row.locator('td.num').first().textContent()).trim(), '1');
+    assert.equal(await page.locator('[data-chart-area] svg rect').count() > 0, true, 'bars drawn');
+    await shot(page, `statistic-${name}`);
+    await page.click('[data-chart-kind=pie]');
+    assert.ok((await page.locator('[data-chart-area] svg path').count()) > 0, 'a pie');
+    await page.click('[data-chart-kind=line]');
+    assert.ok((await page.locator('[data-chart-area] svg polyline').count()) > 0, 'a line');
+    await Promise.all([page.waitForNavigation(), row.locator('a').click()]);
+    assert.match(new URL(page.url()).pathname, /^\/lists\//);
+    assert.equal(await page.locator('table.grid tbody tr').count(), 1, 'the one record behind the row');
+    await page.close();
+  }
+});

@@ -13,6 +13,7 @@ mod forms;
 mod home;
 mod lists;
 mod records;
+mod statistics;
 
 use std::sync::OnceLock;
 
@@ -58,6 +59,8 @@ pub fn routes() -> Vec<super::Route> {
         route("GET", "/records/{id}/edit", get(forms::edit)),
         route("POST", "/records/{id}/edit", post(forms::update)),
         route("POST", "/records/{id}/actions/{action}", post(records::act)),
+        route("GET", "/statistics", get(statistics::index)),
+        route("GET", "/statistics/{key}", get(statistics::statistic)),
         route("GET", "/static/{*path}", get(static_file)),
     ]
 }

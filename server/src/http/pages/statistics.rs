@@ -1,0 +1,127 @@
+//! Statistics pages: the pack's statistics a user may read, and one statistic as a table
+//! with totals, a chart drawn in the browser (`chart.js`, SVG, no CDN) and each row linked
+//! to the records behind it in a list of the same form.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::Uri;
+use axum::response::Response;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{error_page, here, render, Signed};
+use crate::http::error::ApiResult;
+use crate::http::extract::Actor;
+use crate::startup::AppState;
+use crate::store::packs;
+
+/// Handles `GET /statistics`.
+pub async fn index(State(app): State<AppState>, Signed(actor): Signed, uri: Uri) -> Response {
+    match crate::http::statistics::list_statistics(State(app), actor.clone()).await {
+        Ok(Json(v)) => render(
+            Some(&actor),
+            "statistics.html",
+            json!({"items": v["items"]}),
+        ),
+        Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}
+
+/// Handles `GET /statistics/{key}`: the query string is the API's filters.
+pub async fn statistic(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
+    uri: Uri,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .filter(|(k, v)| !v.trim().is_empty() && k.starts_with("filter["))
+            .collect();
+    match context(&app, &actor, &key, pairs).await {
+        Ok(ctx) => render(Some(&actor), "statistic.html", ctx),
+        Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}
+
+async fn context(
+    app: &AppState,
+    actor: &Actor,
+    key: &str,
+    pairs: Vec<(String, String)>,
+) -> ApiResult<Value> {
+    let Json(v) = crate::http::statistics::get_statistic(
+        State(app.clone()),
+        actor.clone(),
+        Path(key.to_string()),
+        Ok(axum::extract::Query(pairs.clone())),
+    )
+    .await?;
+    let form = v["definition"]["form"].as_str().unwrap_or("").to_string();
+    // The lists of the form, with the filters each declares, for drilling down.
+    let mut lists = Vec::new();
+    for l in packs::lists_of_form(&app.db, actor.tenant(), &form).await? {
+        if let Some((list, _)) = app.catalog.list(&app.db, actor.tenant(), &l).await? {
+            lists.push((l, list.def.filters.clone()));
+        }
+    }
+    let drill_to = |query: &str| {
+        let wanted: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+            .filter_map(|(k, _)| {
+                k.strip_prefix("filter[")
+                    .and_then(|r| r.split(']').next())
+                    .map(str::to_string)
+            })
+            .collect();
+        lists
+            .iter()
+            .find(|(_, filters)| wanted.iter().all(|w| filters.contains(w)))
+            .map(|(l, _)| format!("/lists/{l}?{query}"))
+    };
+    let rows: Vec<Value> = v["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let values: Vec<String> = r["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(number)
+                .collect();
+            json!({"labels": r["labels"], "values": values, "raw": r["values"],
+                   "drill": drill_to(r["drill"].as_str().unwrap_or(""))})
+        })
+        .collect();
+    let totals: Vec<String> = v["totals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(number)
+        .collect();
+    let chart = json!({
+        "labels": v["rows"].as_array().into_iter().flatten()
+            .map(|r| r["labels"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(" · "))
+            .collect::<Vec<_>>(),
+        "measures": v["columns"]["measures"].as_array().into_iter().flatten().map(|m| m["label"].clone()).collect::<Vec<_>>(),
+        "values": v["rows"].as_array().into_iter().flatten().map(|r| r["values"].clone()).collect::<Vec<_>>(),
+    });
+    let filters: Vec<Value> = pairs
+        .iter()
+        .map(|(k, val)| json!({"name": k, "value": val}))
+        .collect();
+    Ok(json!({
+        "definition": v["definition"], "columns": v["columns"], "rows": rows, "totals": totals,
+        "chart": chart.to_string(), "filters": filters,
+    }))
+}
+
+/// A measure as shown: integers plainly, other numbers with two decimals, none as "—".
+fn number(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) => format!("{x:.2}"),
+        None => "—".into(),
+    }
+}
