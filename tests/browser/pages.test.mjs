@@ -122,6 +122,17 @@ test('lists filter and page on both screens', async () => {
     const districts = await page.locator('table.grid tbody td[data-label="所属区"]').allTextContents();
     assert.ok(districts.length > 0 && districts.every((d) => d === '浦东新区'), `only 浦东新区: ${districts}`);
     await shot(page, `list-${name}`);
+    if (name === 'desktop') {
+      // A small export downloads at once; one run as a job shows its progress, then a link.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[data-export]')]);
+      assert.match(download.suggestedFilename(), /\.xlsx$/);
+      await page.$eval('a[data-export]', (a) => { a.href += '&background=true'; });
+      await page.click('a[data-export]');
+      const link = page.locator('[data-export-status] a[href*="/api/v1/export-jobs/"]');
+      await link.waitFor();
+      assert.match(await link.textContent(), /导出完成/);
+      await shot(page, 'list-export-job-desktop');
+    }
     await page.close();
   }
 });
