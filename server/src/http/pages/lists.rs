@@ -1,17 +1,18 @@
 //! List pages: the list's columns over `GET /api/v1/lists/{list}` with its filters, keyword
 //! search, sort and pages as form fields and links, and the Excel export of the same query.
 
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Uri;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use form_runtime::form::CompiledForm;
 use serde_json::{json, Value};
 
 use super::home::short_time;
-use super::{error_page, here, render, Signed};
-use crate::http::error::ApiResult;
-use crate::http::extract::Actor;
+use super::{csrf_refusal, error_page, field, form_pairs, here, render, Signed};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Actor, Body};
 use crate::startup::AppState;
 
 /// Handles `GET /lists/{list}`: the query string is the API's (empty fields left out).
@@ -131,7 +132,32 @@ async fn context(
             },
         )
         .finish();
+    let Json(views) =
+        crate::http::views::list_views(State(app.clone()), actor.clone(), Path(key.to_string()))
+            .await?;
+    let views: Vec<Value> = views["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| json!({"id": v["id"], "name": v["name"], "href": format!("?{}", v["query"].as_str().unwrap_or(""))}))
+        .collect();
+    // The actions this user may take on several records at once (each still checked per record).
+    let mut batch: Vec<Value> = Vec::new();
+    for t in &form.workflow.def.transitions {
+        let mine = t.roles.iter().any(|r| actor.roles.contains(r));
+        if mine
+            && !t.recall
+            && !batch.iter().any(|b| b["action"] == t.action.as_str())
+            && actor.may(app, &form.key, &t.action).await
+        {
+            batch.push(json!({"action": t.action, "label": t.label}));
+        }
+    }
+    let current = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(base.iter())
+        .finish();
     Ok(json!({
+        "key": key, "views": views, "batch": batch, "current_query": current,
         "list": v["list"], "form_title": form.title, "columns": sortable, "rows": rows,
         "filters": filters, "q": get("q"), "sort": get("sort"),
         "filtering": pairs.iter().any(|(k, _)| k == "q" || k.starts_with("filter[")),
@@ -250,5 +276,160 @@ fn filter_input(form: &CompiledForm, f: &str, get: &dyn Fn(&str) -> String) -> V
             let name = format!("filter[{f}][contains]");
             json!({"kind": "text", "label": label, "name": name, "value": get(&name)})
         }
+    }
+}
+
+/// Handles `POST /lists/{list}/views`: saves the current query under a name.
+pub async fn save_view(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = csrf_refusal(&actor, &pairs) {
+        return r;
+    }
+    let query = field(&pairs, "query").unwrap_or("").to_string();
+    let new = serde_json::from_value(
+        json!({"name": field(&pairs, "name").unwrap_or(""), "query": query}),
+    );
+    let saved = match new {
+        Ok(new) => {
+            crate::http::views::create_view(
+                State(app),
+                actor.clone(),
+                Path(key.clone()),
+                Ok(Json(new)),
+            )
+            .await
+        }
+        Err(e) => Err(ApiError::BadRequest(e.to_string())),
+    };
+    match saved {
+        Ok(_) => Redirect::to(&format!("/lists/{key}?{query}")).into_response(),
+        Err(e) => error_page(Some(&actor), e, &format!("/lists/{key}")),
+    }
+}
+
+/// Handles `POST /lists/{list}/views/{id}/delete`.
+pub async fn delete_view(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path((key, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = csrf_refusal(&actor, &pairs) {
+        return r;
+    }
+    match crate::http::views::delete_view(State(app), actor.clone(), Path((key.clone(), id))).await
+    {
+        Ok(_) => Redirect::to(&format!("/lists/{key}")).into_response(),
+        Err(e) => error_page(Some(&actor), e, &format!("/lists/{key}")),
+    }
+}
+
+/// The form of a list, for labels; None when it is gone.
+async fn app_form(
+    app: &AppState,
+    actor: &Actor,
+    key: &str,
+) -> Option<std::sync::Arc<CompiledForm>> {
+    app.catalog
+        .list(&app.db, actor.tenant(), key)
+        .await
+        .ok()
+        .flatten()
+        .map(|(_, f)| f)
+}
+
+/// Handles `POST /lists/{list}/batch`: the API's batch transition on the ticked records,
+/// all or nothing; a refusal lists each record's reason.
+pub async fn batch(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = csrf_refusal(&actor, &pairs) {
+        return r;
+    }
+    let ids: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "ids")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let action = field(&pairs, "action").unwrap_or("").to_string();
+    let comment = field(&pairs, "comment")
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let back = format!("/lists/{key}?{}", field(&pairs, "query").unwrap_or(""));
+    let request = serde_json::from_value(json!({"ids": ids, "comment": comment}));
+    let answer = match request {
+        Ok(req) => {
+            crate::http::batch::batch_transition(
+                State(app.clone()),
+                actor.clone(),
+                Path(action),
+                Body(req),
+            )
+            .await
+        }
+        Err(e) => Err(ApiError::BadRequest(e.to_string())),
+    };
+    match answer {
+        Ok(r) if r.status().is_success() => Redirect::to(&back).into_response(),
+        Ok(r) => {
+            // 422 batch_refused: one line per record that could not.
+            let status = r.status();
+            let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let english = crate::http::lang::is_english();
+            let form = app_form(&app, &actor, &key).await;
+            let label_of = |pointer: &str| {
+                let f = pointer
+                    .trim_start_matches('/')
+                    .split('/')
+                    .next()
+                    .unwrap_or("");
+                form.as_ref()
+                    .map_or(f.to_string(), |form| form.label(f).to_string())
+            };
+            let reasons: Vec<String> = v["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|x| x["ok"] == false)
+                .map(|x| {
+                    let e = &x["error"];
+                    let detail = e["fields"][0][if english { "message_en" } else { "message" }]
+                        .as_str()
+                        .or(e["fields"][0]["message"].as_str())
+                        .unwrap_or("");
+                    let field = e["fields"][0]["pointer"].as_str().map(label_of);
+                    match field {
+                        Some(f) if !f.is_empty() => {
+                            format!("{}：「{f}」{detail}", x["id"].as_str().unwrap_or(""))
+                        }
+                        _ => format!(
+                            "{}：{} {detail}",
+                            x["id"].as_str().unwrap_or(""),
+                            e["message"].as_str().unwrap_or("")
+                        ),
+                    }
+                })
+                .collect();
+            let message = format!(
+                "{} {}",
+                v["error"]["message"].as_str().unwrap_or(""),
+                reasons.join("；")
+            );
+            super::message_page_back(Some(&actor), status, &message, Some(&back))
+        }
+        Err(e) => error_page(Some(&actor), e, &back),
     }
 }

@@ -52,6 +52,13 @@ pub fn routes() -> Vec<super::Route> {
         route("POST", "/account/password", post(auth::change_password)),
         route("GET", "/inbox", get(home::inbox)),
         route("GET", "/lists/{list}", get(lists::list)),
+        route("POST", "/lists/{list}/views", post(lists::save_view)),
+        route(
+            "POST",
+            "/lists/{list}/views/{id}/delete",
+            post(lists::delete_view),
+        ),
+        route("POST", "/lists/{list}/batch", post(lists::batch)),
         route("GET", "/forms/{form}/new", get(forms::new)),
         route("POST", "/forms/{form}/new", post(forms::create)),
         route("POST", "/forms/{form}/evaluate", post(forms::evaluate)),
@@ -174,7 +181,17 @@ fn render_status(
 
 /// A page with one message (refusals, missing pages): never a stack trace.
 fn message_page(actor: Option<&Actor>, status: StatusCode, message: &str) -> Response {
-    let mut ctx = json!({"status": status.as_u16(), "message": message});
+    message_page_back(actor, status, message, None)
+}
+
+/// A message page with a way back to where the user came from, besides the home page.
+fn message_page_back(
+    actor: Option<&Actor>,
+    status: StatusCode,
+    message: &str,
+    back: Option<&str>,
+) -> Response {
+    let mut ctx = json!({"status": status.as_u16(), "message": message, "back": back});
     render_status(actor, status, "message.html", &mut ctx)
 }
 
