@@ -1,6 +1,7 @@
 //! Black-box tests of Formwork: the real server over HTTP, on SQLite by default and on
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod admin;
 mod attachments;
 mod concurrency;
 mod documents;

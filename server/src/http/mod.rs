@@ -4,6 +4,7 @@
 //! the answer. Every route is listed in [`routes`], which the OpenAPI test compares with
 //! `docs/openapi.json`, so the document cannot silently miss an endpoint.
 
+pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod batch;
@@ -28,7 +29,7 @@ pub mod views;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
 use crate::startup::AppState;
@@ -62,6 +63,25 @@ pub fn routes() -> Vec<Route> {
         route("POST", "/api/v1/auth/logout", post(auth::logout)),
         route("GET", "/api/v1/me", get(auth::me)),
         route("POST", "/api/v1/me/password", post(auth::change_password)),
+        route("GET", "/api/v1/admin/users", get(admin::list_users)),
+        route("POST", "/api/v1/admin/users", post(admin::create_user)),
+        route(
+            "POST",
+            "/api/v1/admin/users/{id}/lock",
+            post(admin::lock_user),
+        ),
+        route(
+            "POST",
+            "/api/v1/admin/users/{id}/password",
+            post(admin::reset_password),
+        ),
+        route(
+            "PUT",
+            "/api/v1/admin/users/{id}/roles",
+            put(admin::set_roles),
+        ),
+        route("GET", "/api/v1/admin/org", get(admin::org)),
+        route("POST", "/api/v1/admin/org", post(admin::add_unit)),
         route("GET", "/api/v1/forms", get(forms::list_forms)),
         route("GET", "/api/v1/forms/{form}", get(forms::get_form)),
         route(

@@ -168,3 +168,41 @@ pub async fn roles(db: &Db, tenant: &str) -> sqlx::Result<BTreeMap<String, RoleI
     }
     Ok(out)
 }
+
+/// An org unit as the tenant's admin sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnitRow {
+    /// Unit code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Parent's code (None for the root).
+    pub parent: Option<String>,
+    /// Materialised path.
+    pub path: String,
+    /// Users in the unit itself.
+    pub users: i64,
+}
+
+/// The tenant's org units in tree order (by path).
+pub async fn units(db: &Db, tenant: &str) -> sqlx::Result<Vec<UnitRow>> {
+    let rows = sqlx::query(
+        "select o.unit_id, o.name, o.parent_id, o.path, \
+         (select count(*) from users u where u.tenant_id = o.tenant_id and u.unit_id = o.unit_id) as users \
+         from org_units o where o.tenant_id = $1 order by o.path",
+    )
+    .bind(tenant)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UnitRow {
+                code: r.try_get("unit_id")?,
+                name: r.try_get("name")?,
+                parent: r.try_get("parent_id")?,
+                path: r.try_get("path")?,
+                users: r.try_get("users")?,
+            })
+        })
+        .collect()
+}

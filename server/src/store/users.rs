@@ -249,3 +249,155 @@ pub async fn set_password(
         .await?;
     Ok(())
 }
+
+/// A user as the tenant's admin sees them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserRow {
+    /// User id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Shown name.
+    pub display_name: String,
+    /// Org unit code.
+    pub unit: String,
+    /// Org unit name.
+    pub unit_name: String,
+    /// Org unit path.
+    pub path: String,
+    /// Roles held in the tenant.
+    pub roles: Vec<String>,
+    /// Locked out.
+    pub locked: bool,
+    /// Created at.
+    pub created_at: String,
+}
+
+/// The tenant's users whose username or name contains `q` (all when empty), by username;
+/// one page and the total.
+pub async fn list(
+    db: &Db,
+    tenant: &str,
+    q: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<UserRow>, i64)> {
+    let pattern = format!(
+        "%{}%",
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let filter = "u.tenant_id = $1 and ($2 = '' or u.username like $3 escape '\\' or u.display_name like $3 escape '\\')";
+    let total: i64 = sqlx::query(&format!("select count(*) as n from users u where {filter}"))
+        .bind(tenant)
+        .bind(q)
+        .bind(&pattern)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
+    let rows = sqlx::query(&format!(
+        "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path, u.locked, u.created_at \
+         from users u join org_units o on o.tenant_id = u.tenant_id and o.unit_id = u.unit_id \
+         where {filter} order by u.username limit $4 offset $5"
+    ))
+    .bind(tenant)
+    .bind(q)
+    .bind(&pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: String = r.try_get("user_id")?;
+        out.push(UserRow {
+            roles: roles_of(db, tenant, &id).await?,
+            id,
+            username: r.try_get("username")?,
+            display_name: r.try_get("display_name")?,
+            unit: r.try_get("unit_id")?,
+            unit_name: r.try_get("unit_name")?,
+            path: r.try_get("path")?,
+            locked: r.try_get::<i64, _>("locked")? != 0,
+            created_at: r.try_get("created_at")?,
+        });
+    }
+    Ok((out, total))
+}
+
+/// One user of the tenant, as [`list`] shows them.
+pub async fn one(db: &Db, tenant: &str, user_id: &str) -> sqlx::Result<Option<UserRow>> {
+    let row = sqlx::query("select username from users where tenant_id = $1 and user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let username: String = row.try_get("username")?;
+    let (found, _) = list(db, tenant, &username, 50, 0).await?;
+    Ok(found.into_iter().find(|u| u.id == user_id))
+}
+
+/// The roles a user holds in the tenant (the Casbin grouping lines).
+async fn roles_of(db: &Db, tenant: &str, user_id: &str) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query(
+        "select v1 from casbin_rule where tenant_id = $1 and ptype = 'g' and v0 = $2 and v2 = $1 order by v1",
+    )
+    .bind(tenant)
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|r| r.try_get("v1")).collect()
+}
+
+/// Replaces the roles a user holds.
+pub async fn set_roles(
+    tx: &mut Tx,
+    tenant: &str,
+    user_id: &str,
+    roles: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "delete from casbin_rule where tenant_id = $1 and ptype = 'g' and v0 = $2 and v2 = $1",
+    )
+    .bind(tenant)
+    .bind(user_id)
+    .execute(tx.conn())
+    .await?;
+    for r in roles {
+        grant_role(tx, tenant, user_id, r).await?;
+    }
+    Ok(())
+}
+
+/// Locks or unlocks a user; locking ends their sessions, unlocking clears the failed logins.
+pub async fn set_locked(
+    tx: &mut Tx,
+    tenant: &str,
+    user_id: &str,
+    locked: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update users set locked = $3, failed_logins = 0 where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tenant)
+    .bind(user_id)
+    .bind(i64::from(locked))
+    .execute(tx.conn())
+    .await?;
+    if locked {
+        end_sessions(tx, tenant, user_id).await?;
+    }
+    Ok(())
+}
+
+/// Ends every session of a user.
+pub async fn end_sessions(tx: &mut Tx, tenant: &str, user_id: &str) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where tenant_id = $1 and user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
