@@ -215,3 +215,40 @@ test('a reviewer saves a view and approves ticked records from the list in one g
   assert.match(await page.textContent('table.grid tbody'), /草稿/);
   await page.close();
 });
+
+test('the admin adds a unit and a user, who logs in with the password shown once', async () => {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  await login(page, 'admin');
+  await Promise.all([page.waitForNavigation(), page.click('nav a[href="/admin/users"]')]);
+  await Promise.all([page.waitForNavigation(), page.click('a[href="/admin/org"]')]);
+  await page.selectOption('#unit-parent', 'pudong');
+  await page.fill('#unit-code', 'huamu');
+  await page.fill('#unit-name', '花木街道');
+  await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+  assert.match(await page.textContent('.tree'), /花木街道/);
+  await shot(page, 'admin-org-desktop');
+  await page.goto(server.base + '/admin/users');
+  await page.fill('#new-username', 'huamu_staff');
+  await page.fill('#new-display_name', '花木经办');
+  await page.selectOption('#new-unit', 'huamu');
+  await page.check('fieldset.roles input[value=district_staff]');
+  await Promise.all([page.waitForNavigation(), page.click('main form.stack button[type=submit]')]);
+  const password = (await page.textContent('.notice code.secret')).trim();
+  assert.ok(password.length >= 10, 'a generated password is shown once');
+  await shot(page, 'admin-users-desktop');
+
+  const clerk = await browser.newPage({ viewport: PHONE });
+  await clerk.goto(server.base + '/login');
+  await clerk.fill('#tenant', 'redcross');
+  await clerk.fill('#username', 'huamu_staff');
+  await clerk.fill('#password', password);
+  await Promise.all([clerk.waitForNavigation(), clerk.click('main button[type=submit]')]);
+  assert.match(await clerk.textContent('.who'), /花木经办/);
+  assert.equal(await clerk.locator('a[href="/forms/fire_relief/new"]').count(), 1, 'a district clerk may file');
+  assert.equal(await clerk.locator('nav a[href="/admin/users"]').count(), 0, 'no admin menu for a clerk');
+  let r = await clerk.goto(server.base + '/admin/users');
+  assert.equal(r.status(), 403);
+  assert.match(await clerk.textContent('main'), /管理员/);
+  await clerk.close();
+  await page.close();
+});

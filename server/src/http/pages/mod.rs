@@ -8,6 +8,7 @@
 //! with a `_csrf` token derived from the session, so another site cannot post in a user's
 //! name even where `SameSite` cookies are not honoured.
 
+mod admin;
 mod auth;
 mod forms;
 mod home;
@@ -66,6 +67,11 @@ pub fn routes() -> Vec<super::Route> {
         route("GET", "/records/{id}/edit", get(forms::edit)),
         route("POST", "/records/{id}/edit", post(forms::update)),
         route("POST", "/records/{id}/actions/{action}", post(records::act)),
+        route("GET", "/admin/users", get(admin::users)),
+        route("POST", "/admin/users", post(admin::create)),
+        route("POST", "/admin/users/{id}/{what}", post(admin::change)),
+        route("GET", "/admin/org", get(admin::org)),
+        route("POST", "/admin/org", post(admin::add_unit)),
         route("GET", "/statistics", get(statistics::index)),
         route("GET", "/statistics/{key}", get(statistics::statistic)),
         route("GET", "/static/{*path}", get(static_file)),
@@ -162,7 +168,7 @@ fn render_status(
     if let Some(a) = actor {
         ctx["me"] = json!({
             "name": a.user.display_name, "username": a.user.username, "tenant": a.user.tenant,
-            "unit": a.user.unit_name, "roles": a.roles,
+            "unit": a.user.unit_name, "roles": a.roles, "admin": admin::is_admin(a),
         });
         ctx["csrf"] = json!(csrf_of(a));
     }
