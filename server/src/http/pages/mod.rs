@@ -230,7 +230,14 @@ fn login_redirect(next: &str) -> Response {
 /// Only same-site paths are followed after a login or a language switch.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.into()
+        }
         _ => "/".into(),
     }
 }
@@ -325,4 +332,25 @@ async fn static_file(Path(path): Path<String>, headers: HeaderMap) -> Response {
 /// The path and query of a request, for coming back to it.
 fn here(uri: &Uri) -> String {
     uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_a_login() {
+        assert_eq!(safe_next(Some("/inbox?page=2")), "/inbox?page=2");
+        for away in [
+            "//evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(away)), "/", "{away:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -113,7 +113,9 @@ async fn context(
         .collect();
     Ok(json!({
         "definition": v["definition"], "columns": v["columns"], "rows": rows, "totals": totals,
-        "chart": chart.to_string(), "filters": filters,
+        // Inside <script>: no "</script>" (or "<!--") from a label may end the element.
+        "chart": chart.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026"),
+        "filters": filters,
     }))
 }
 
