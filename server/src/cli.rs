@@ -541,16 +541,16 @@ struct Meter {
 impl Meter {
     fn start(sample: impl Fn() -> (&'static str, u64, u64) + Send + 'static) -> Meter {
         use std::io::IsTerminal;
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new(0);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {msg:<9} {bar:40} {pos}/{len} rows  {per_sec}  eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b
-        });
+        // While the total is unknown (a workbook being read) only a spinner turns.
+        let style = |template: &str| {
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        };
+        let counting = style("{spinner} {msg:<9} {bar:40} {pos}/{len} rows  {per_sec}  eta {eta}");
+        let waiting = style("{spinner} {msg}…");
+        let bar = std::io::stderr()
+            .is_terminal()
+            .then(|| indicatif::ProgressBar::new(0));
         let shown = bar.clone();
         let watch = tokio::spawn(async move {
             let mut last_line = std::time::Instant::now();
@@ -563,9 +563,15 @@ impl Meter {
                         if new_phase {
                             b.reset();
                             b.set_message(phase);
+                            b.set_style(if total == 0 {
+                                waiting.clone()
+                            } else {
+                                counting.clone()
+                            });
                         }
                         b.set_length(total);
                         b.set_position(done);
+                        b.tick();
                     }
                     None if new_phase
                         || last_line.elapsed() >= std::time::Duration::from_secs(5) =>
