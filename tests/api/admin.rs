@@ -145,3 +145,118 @@ async fn only_the_admin_manages_users_and_role_changes_take_effect_at_once() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
 }
+
+/// A zip of `dir` under the top folder `top`, with `edit` applied to each file's text.
+fn zipped(dir: &std::path::Path, top: &str, edit: &dyn Fn(&str, String) -> String) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = edit(&rel, std::fs::read_to_string(&p).unwrap());
+            out.start_file(
+                format!("{top}/{rel}"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            out.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn an_admin_imports_a_zipped_pack_after_every_pack_check() {
+    let app = TestApp::spawn().await;
+    let showcase = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/showcase");
+    let zip = zipped(&showcase, "showcase", &|_, t| t);
+    let staff = app.login("redcross", "pudong_staff").await;
+    let (s, _) = staff
+        .upload_raw("/api/v1/admin/packs", zip.clone(), &[])
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let admin = app.login("redcross", "admin").await;
+    // A problem anywhere refuses the whole pack, named by file and pointer.
+    let broken = zipped(&showcase, "showcase", &|f, t| {
+        if f == "workflows/budget.json" {
+            t.replacen("\"to\": \"", "\"to\": \"nowhere", 1)
+        } else {
+            t
+        }
+    });
+    let (s, b) = admin.upload_raw("/api/v1/admin/packs", broken, &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"]["code"], "pack_invalid");
+    assert!(
+        b["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["file"] == "workflows/budget.json"),
+        "{b}"
+    );
+    let (_, forms) = admin.get("/api/v1/forms").await;
+    assert!(
+        !forms.to_string().contains("project_budget"),
+        "nothing installed"
+    );
+
+    let (s, b) = admin
+        .upload_raw("/api/v1/admin/packs?dry_run=true", zip.clone(), &[])
+        .await;
+    assert_eq!(
+        (s, b["checked"]["pack"].as_str()),
+        (StatusCode::OK, Some("showcase"))
+    );
+    let (_, forms) = admin.get("/api/v1/forms").await;
+    assert!(
+        !forms.to_string().contains("project_budget"),
+        "a dry run installs nothing"
+    );
+
+    let (s, b) = admin.upload_raw("/api/v1/admin/packs", zip, &[]).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert!(b["installed"]["published"]
+        .to_string()
+        .contains("project_budget"));
+    let (_, forms) = admin.get("/api/v1/forms").await;
+    assert!(
+        forms.to_string().contains("project_budget"),
+        "installed and seen at once: {forms}"
+    );
+    let (_, packs) = admin.get("/api/v1/admin/packs").await;
+    assert!(packs.to_string().contains("showcase"));
+
+    // Not a zip, or a path that climbs out, is refused before anything is read.
+    let (s, b) = admin
+        .upload_raw("/api/v1/admin/packs", b"plain text".to_vec(), &[])
+        .await;
+    assert_eq!(
+        (s, b["error"]["fields"][0]["pointer"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/file"))
+    );
+    let evil = {
+        use std::io::Write;
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        out.start_file(
+            "../../etc/pack.toml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        out.write_all(b"id = \"x\"").unwrap();
+        out.finish().unwrap().into_inner()
+    };
+    let (s, b) = admin.upload_raw("/api/v1/admin/packs", evil, &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+}

@@ -19,6 +19,7 @@ pub mod imports;
 pub mod lang;
 pub mod lists;
 pub mod notifications;
+pub mod packs;
 pub mod pages;
 pub mod records;
 pub mod sensitive;
@@ -81,6 +82,8 @@ pub fn routes() -> Vec<Route> {
             put(admin::set_roles),
         ),
         route("GET", "/api/v1/admin/org", get(admin::org)),
+        route("GET", "/api/v1/admin/packs", get(packs::installed)),
+        route("POST", "/api/v1/admin/packs", post(packs::import_pack)),
         route("POST", "/api/v1/admin/org", post(admin::add_unit)),
         route("GET", "/api/v1/forms", get(forms::list_forms)),
         route("GET", "/api/v1/forms/{form}", get(forms::get_form)),
