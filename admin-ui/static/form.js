@@ -111,6 +111,7 @@ function uploads(form, input) {
     xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
     xhr.setRequestHeader("X-File-Name", encodeURIComponent(file.name));
     xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Accept-Language", document.documentElement.lang);
     if (csrf) xhr.setRequestHeader("X-CSRF-Token", csrf);
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) progress.value = e.loaded / e.total;

@@ -3,6 +3,8 @@
 // a cancel button, then a download link. Without JavaScript the links download directly.
 const box = document.querySelector("[data-export-status]");
 const say = (key) => box?.dataset[key] ?? key;
+// The API answers in the page's language.
+const lang = { "Accept-Language": document.documentElement.lang };
 
 function show(...nodes) {
   box.hidden = false;
@@ -45,10 +47,10 @@ async function follow(job) {
   const bar = Object.assign(document.createElement("progress"), { max: Math.max(job.rows_total, 1), value: 0 });
   const label = text("");
   const cancel = Object.assign(document.createElement("button"), { type: "button", textContent: say("cancel") });
-  cancel.addEventListener("click", () => fetch(`/api/v1/export-jobs/${job.id}`, { method: "DELETE" }));
+  cancel.addEventListener("click", () => fetch(`/api/v1/export-jobs/${job.id}`, { method: "DELETE", headers: lang }));
   show(bar, label, cancel);
   for (;;) {
-    const r = await fetch(`/api/v1/export-jobs/${job.id}`);
+    const r = await fetch(`/api/v1/export-jobs/${job.id}`, { headers: lang });
     if (!r.ok) return show(text(await problem(r)));
     job = await r.json();
     bar.max = Math.max(job.rows_total, 1);
@@ -68,7 +70,7 @@ for (const a of document.querySelectorAll("a[data-export]")) {
     if (!box) return;
     event.preventDefault();
     show(text(say("preparing")));
-    const r = await fetch(a.href);
+    const r = await fetch(a.href, { headers: lang });
     if (r.status === 202) return follow(await r.json());
     if (!r.ok) return show(text(await problem(r)));
     await download(r, "export");

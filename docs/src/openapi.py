@@ -78,6 +78,7 @@ paths = {
   "/admin/users/{id}/{what}": {"post": op("Lock, unlock, reset the password of (shown once) or set the roles of a user from the page (_csrf; roles for `roles`)", {"303": {"description": "Back to the users"}, "200": {"description": "The page with a reset password"}, "404": {"description": "A page: no such user or operation"}}, "pages", [param("id"), param("what", desc="lock, unlock, password or roles")], form_body())},
   "/admin/org": {"get": op("Org tree page with a form to add a unit (admin)", html_page(), "pages"),
                  "post": op("Add an org unit from the page (parent, code, name, _csrf)", {"303": {"description": "Back to the tree"}, "422": {"description": "The page with the reasons"}, "409": {"description": "The page: the code is taken"}}, "pages", request=form_body())},
+  "/admin/packs": {"get": op("Installed packs and a pack upload (admin; the upload uses packs.js and POST /api/v1/admin/packs)", html_page(), "pages")},
   "/statistics": {"get": op("Statistics page: the pack's statistics the user may read", html_page(), "pages")},
   "/statistics/{key}": {"get": op("A statistic as a table with totals, a chart (bars, line, pie) and each row linked to its records", html_page(), "pages", [param("key")])},
   "/static/{path}": {"get": op("Stylesheets and scripts of the pages", {"200": {"description": "The file"}, "304": {"description": "Not modified (ETag)"}, "404": {"description": "No such file"}}, "pages", [param("path")], auth=False)},

@@ -246,6 +246,14 @@ test('the admin adds a unit and a user, who logs in with the password shown once
   assert.match(await clerk.textContent('.who'), /花木经办/);
   assert.equal(await clerk.locator('a[href="/forms/fire_relief/new"]').count(), 1, 'a district clerk may file');
   assert.equal(await clerk.locator('nav a[href="/admin/users"]').count(), 0, 'no admin menu for a clerk');
+  // The pack upload checks what it is given and says why it refuses.
+  await page.goto(server.base + '/admin/packs');
+  assert.match(await page.textContent('table.grid'), /red-cross/);
+  await page.setInputFiles('#pack-file', { name: 'pack.zip', mimeType: 'application/zip', buffer: Buffer.from('not a zip') });
+  await page.click('button[name=check]');
+  await page.locator('[data-pack-result] .fw-error').waitFor();
+  assert.match(await page.textContent('[data-pack-result]'), /不是有效的 zip 文件/);
+  await shot(page, 'admin-packs-desktop');
   let r = await clerk.goto(server.base + '/admin/users');
   assert.equal(r.status(), 403);
   assert.match(await clerk.textContent('main'), /管理员/);

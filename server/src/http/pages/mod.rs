@@ -72,6 +72,7 @@ pub fn routes() -> Vec<super::Route> {
         route("POST", "/admin/users/{id}/{what}", post(admin::change)),
         route("GET", "/admin/org", get(admin::org)),
         route("POST", "/admin/org", post(admin::add_unit)),
+        route("GET", "/admin/packs", get(admin::packs)),
         route("GET", "/statistics", get(statistics::index)),
         route("GET", "/statistics/{key}", get(statistics::statistic)),
         route("GET", "/static/{*path}", get(static_file)),
