@@ -262,7 +262,11 @@ pub fn is_admin(actor: &Actor) -> bool {
 /// Handles `GET /admin/packs`: installed packs and the upload (`packs.js`).
 pub async fn packs(State(app): State<AppState>, Signed(actor): Signed, uri: Uri) -> Response {
     match crate::http::packs::installed(State(app), actor.clone()).await {
-        Ok(Json(v)) => super::render(Some(&actor), "admin_packs.html", json!({"packs": v["items"]})),
+        Ok(Json(v)) => super::render(
+            Some(&actor),
+            "admin_packs.html",
+            json!({"packs": v["items"]}),
+        ),
         Err(e) => error_page(Some(&actor), e, &here(&uri)),
     }
 }
