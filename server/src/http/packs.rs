@@ -103,7 +103,7 @@ pub fn files_of_zip(bytes: &[u8]) -> ApiResult<PackFiles> {
             let top = format!("{}/", tops.into_iter().next().unwrap_or_default());
             files = files
                 .into_iter()
-                .map(|(k, v)| (k.trim_start_matches(&top).to_string(), v))
+                .map(|(k, v)| (k.strip_prefix(&top).unwrap_or(&k).to_string(), v))
                 .collect();
         }
     }
