@@ -2,14 +2,13 @@
 //! a password, roles) and the org tree (add a unit), over the admin API. A new or reset
 //! password is shown once on the page that made it.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{csrf_refusal, error_page, field, form_pairs, here, render_status, Signed};
+use super::{error_page, field, here, render_status, Posted, Signed};
 use crate::http::admin::{self, UserQuery};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Actor, Body};
@@ -77,11 +76,7 @@ fn errors_of(e: &ApiError) -> Value {
 }
 
 /// Handles `POST /admin/users`: creates a user and shows their first password once.
-pub async fn create(State(app): State<AppState>, Signed(actor): Signed, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
+pub async fn create(State(app): State<AppState>, Posted { actor, pairs }: Posted) -> Response {
     let roles: Vec<&str> = pairs
         .iter()
         .filter(|(k, _)| k == "roles")
@@ -120,14 +115,9 @@ pub async fn create(State(app): State<AppState>, Signed(actor): Signed, body: By
 /// once) or `roles`.
 pub async fn change(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path((id, what)): Path<(String, String)>,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let done: ApiResult<Option<Value>> = async {
         match what.as_str() {
             "lock" | "unlock" => {
@@ -228,11 +218,7 @@ async fn org_page(
 }
 
 /// Handles `POST /admin/org`: adds a unit.
-pub async fn add_unit(State(app): State<AppState>, Signed(actor): Signed, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
+pub async fn add_unit(State(app): State<AppState>, Posted { actor, pairs }: Posted) -> Response {
     let get = |k: &str| field(&pairs, k).unwrap_or("").trim().to_string();
     let new = admin::NewUnit {
         code: get("code"),

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{csrf_refusal, field, form_pairs, render, render_status, safe_next, text, Signed};
+use super::{field, form_pairs, render, render_status, safe_next, text, Posted, Signed};
 use crate::http::error::ApiError;
 use crate::http::extract::{Actor, Body};
 use crate::startup::AppState;
@@ -79,11 +79,7 @@ pub async fn login(State(app): State<AppState>, body: Bytes) -> Response {
 }
 
 /// Handles `POST /logout`.
-pub async fn logout(State(app): State<AppState>, Signed(actor): Signed, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
+pub async fn logout(State(app): State<AppState>, Posted { actor, .. }: Posted) -> Response {
     let tenant = actor.tenant().to_string();
     if let Err(e) = crate::http::auth::logout(State(app), actor).await {
         tracing::warn!(error = ?e, "logout failed");
@@ -137,13 +133,8 @@ pub async fn password_page(Signed(actor): Signed) -> Response {
 /// Handles `POST /account/password`: the API's password change.
 pub async fn change_password(
     State(app): State<AppState>,
-    Signed(actor): Signed,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let get = |k: &str| field(&pairs, k).unwrap_or("").to_string();
     if get("new_password") != get("repeat_password") {
         let mut ctx = json!({"errors": {"repeat_password": text("passwords_differ")}});

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,7 +16,7 @@ use form_runtime::html;
 use form_runtime::FieldError;
 use serde_json::{json, Map, Value};
 
-use super::{csrf_refusal, error_page, field, form_pairs, here, render_status, Signed};
+use super::{error_page, field, here, render_status, Posted, Signed};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Actor, Body};
 use crate::http::lang;
@@ -152,15 +151,10 @@ pub async fn new(
 /// Handles `POST /forms/{form}/new`: the API's create (with the chosen action, or a draft).
 pub async fn create(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path(key): Path<String>,
     uri: Uri,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let done = async {
         let t = new_target(&app, &actor, &key).await?;
         let data = html::parse(&t.form.schema, &pairs, writable(&actor, &t, None).as_ref());
@@ -249,15 +243,10 @@ pub async fn edit(
 /// field left empty is cleared.
 pub async fn update(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path(id): Path<String>,
     uri: Uri,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let done = async {
         let (t, _) = edit_target(&app, &actor, &id).await?;
         let writable = writable(&actor, &t, None);
@@ -315,14 +304,9 @@ fn clear_emptied(t: &Target, actor: &Actor, writable: Option<&BTreeSet<String>>,
 /// reporting errors (a form being typed is incomplete).
 pub async fn evaluate(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path(key): Path<String>,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let found = app
         .catalog
         .versioned(&app.db, actor.tenant(), &key, None)

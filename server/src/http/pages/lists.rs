@@ -1,7 +1,6 @@
 //! List pages: the list's columns over `GET /api/v1/lists/{list}` with its filters, keyword
 //! search, sort and pages as form fields and links, and the Excel export of the same query.
 
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,7 +9,7 @@ use form_runtime::form::CompiledForm;
 use serde_json::{json, Value};
 
 use super::home::short_time;
-use super::{csrf_refusal, error_page, field, form_pairs, here, render, Signed};
+use super::{error_page, field, here, render, Posted, Signed};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Actor, Body};
 use crate::startup::AppState;
@@ -23,12 +22,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     uri: Uri,
 ) -> Response {
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .into_owned()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .collect();
-    match context(&app, &actor, &key, pairs).await {
+    match context(&app, &actor, &key, super::filled(raw)).await {
         Ok(ctx) => render(Some(&actor), "list.html", ctx),
         Err(e) => error_page(Some(&actor), e, &here(&uri)),
     }
@@ -84,16 +78,13 @@ async fn context(
     let pages = total.div_ceil(size).max(1);
     // The same query without the page, for page links and the export.
     let base: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "page").cloned().collect();
-    let encode = |extra: &[(&str, String)]| {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &base {
-            s.append_pair(k, v);
-        }
-        for (k, v) in extra {
-            s.append_pair(k, v);
-        }
-        s.finish()
+    // The query without one parameter, with another (value) in its place.
+    let with = |key: &str, value: String| {
+        let mut q: Vec<(String, String)> = base.iter().filter(|(k, _)| k != key).cloned().collect();
+        q.push((key.to_string(), value));
+        query(&q)
     };
+    let page_link = |n: u64| format!("?{}", with("page", n.to_string()));
     let sortable: Vec<Value> = columns
         .iter()
         .map(|c| {
@@ -104,13 +95,7 @@ async fn context(
             } else {
                 f.to_string()
             };
-            let mut link: Vec<(String, String)> =
-                base.iter().filter(|(k, _)| k != "sort").cloned().collect();
-            link.push(("sort".into(), next));
-            let mut s = url::form_urlencoded::Serializer::new(String::new());
-            for (k, v) in &link {
-                s.append_pair(k, v);
-            }
+            let href = format!("?{}", with("sort", next));
             let arrow = if current == f {
                 "▲"
             } else if current == format!("-{f}") {
@@ -118,20 +103,20 @@ async fn context(
             } else {
                 ""
             };
-            json!({"label": c["label"], "href": format!("?{}", s.finish()), "arrow": arrow})
+            json!({"label": c["label"], "href": href, "arrow": arrow})
         })
         .collect();
-    let export_query = base
-        .iter()
-        .filter(|(k, _)| k != "page_size")
-        .fold(
-            url::form_urlencoded::Serializer::new(String::new()),
-            |mut s, (k, v)| {
-                s.append_pair(k, v);
-                s
-            },
-        )
-        .finish();
+    let export = |format: &str| {
+        let q: Vec<(String, String)> = base
+            .iter()
+            .filter(|(k, _)| k != "page_size")
+            .cloned()
+            .collect();
+        let mut q = query(&q);
+        q.push_str(if q.is_empty() { "format=" } else { "&format=" });
+        q.push_str(format);
+        format!("/api/v1/lists/{key}/export?{q}")
+    };
     let Json(views) =
         crate::http::views::list_views(State(app.clone()), actor.clone(), Path(key.to_string()))
             .await?;
@@ -153,28 +138,25 @@ async fn context(
             batch.push(json!({"action": t.action, "label": t.label}));
         }
     }
-    let current = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(base.iter())
-        .finish();
+    let current = query(&base);
     Ok(json!({
         "key": key, "views": views, "batch": batch, "current_query": current,
         "list": v["list"], "form_title": form.title, "columns": sortable, "rows": rows,
         "filters": filters, "q": get("q"), "sort": get("sort"),
         "filtering": pairs.iter().any(|(k, _)| k == "q" || k.starts_with("filter[")),
         "total": total, "page": page, "pages": pages,
-        "prev": (page > 1).then(|| format!("?{}", encode(&[("page", (page - 1).to_string())]))),
-        "next": (page < pages).then(|| format!("?{}", encode(&[("page", (page + 1).to_string())]))),
-        "export_xlsx": format!("/api/v1/lists/{key}/export?{}", join(&export_query, "format=xlsx")),
-        "export_csv": format!("/api/v1/lists/{key}/export?{}", join(&export_query, "format=csv")),
+        "prev": (page > 1).then(|| page_link(page - 1)),
+        "next": (page < pages).then(|| page_link(page + 1)),
+        "export_xlsx": export("xlsx"),
+        "export_csv": export("csv"),
     }))
 }
 
-fn join(query: &str, more: &str) -> String {
-    if query.is_empty() {
-        more.to_string()
-    } else {
-        format!("{query}&{more}")
-    }
+/// Pairs as a query string, percent-encoded.
+fn query(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 /// One cell as text: choices by label, booleans 是/否, references by their label, system
@@ -282,14 +264,9 @@ fn filter_input(form: &CompiledForm, f: &str, get: &dyn Fn(&str) -> String) -> V
 /// Handles `POST /lists/{list}/views`: saves the current query under a name.
 pub async fn save_view(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path(key): Path<String>,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let query = field(&pairs, "query").unwrap_or("").to_string();
     let new = serde_json::from_value(
         json!({"name": field(&pairs, "name").unwrap_or(""), "query": query}),
@@ -315,14 +292,9 @@ pub async fn save_view(
 /// Handles `POST /lists/{list}/views/{id}/delete`.
 pub async fn delete_view(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path((key, id)): Path<(String, String)>,
-    body: Bytes,
+    Posted { actor, .. }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     match crate::http::views::delete_view(State(app), actor.clone(), Path((key.clone(), id))).await
     {
         Ok(_) => Redirect::to(&format!("/lists/{key}")).into_response(),
@@ -348,14 +320,9 @@ async fn app_form(
 /// all or nothing; a refusal lists each record's reason.
 pub async fn batch(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path(key): Path<String>,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let ids: Vec<&str> = pairs
         .iter()
         .filter(|(k, _)| k == "ids")

@@ -18,7 +18,8 @@ mod statistics;
 
 use std::sync::OnceLock;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -285,9 +286,44 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// A form posted from a page by a signed-in user, its `_csrf` checked against the session:
+/// the user and the fields in order. Without a session the post goes to the login; with a
+/// wrong token it is refused (403) before the handler runs.
+pub struct Posted {
+    /// Who posted.
+    pub actor: Actor,
+    /// The posted fields, in order.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Signed(actor) = Signed::from_request_parts(&mut parts, app).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let pairs = form_pairs(&bytes);
+        match csrf_refusal(&actor, &pairs) {
+            Some(refusal) => Err(refusal),
+            None => Ok(Posted { actor, pairs }),
+        }
+    }
+}
+
 /// The posted fields of a page form, in order.
 fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The non-empty parameters of a query string, in order (an empty filter box means none).
+fn filled(raw: Option<String>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect()
 }
 
 /// The value of one posted field.

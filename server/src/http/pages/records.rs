@@ -14,7 +14,7 @@ use form_runtime::FieldError;
 use serde_json::{json, Value};
 
 use super::home::short_time;
-use super::{csrf_refusal, error_page, field, form_pairs, here, render_status, Signed};
+use super::{error_page, field, here, render_status, Posted, Signed};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Actor;
 use crate::http::lang;
@@ -160,15 +160,10 @@ async fn context(
 /// record (or the page again with the refusal).
 pub async fn act(
     State(app): State<AppState>,
-    Signed(actor): Signed,
     Path((id, action)): Path<(String, String)>,
     uri: Uri,
-    body: Bytes,
+    Posted { actor, pairs }: Posted,
 ) -> Response {
-    let pairs = form_pairs(&body);
-    if let Some(r) = csrf_refusal(&actor, &pairs) {
-        return r;
-    }
     let comment = field(&pairs, "comment")
         .map(str::trim)
         .filter(|c| !c.is_empty());

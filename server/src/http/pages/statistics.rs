@@ -34,11 +34,8 @@ pub async fn statistic(
     RawQuery(raw): RawQuery,
     uri: Uri,
 ) -> Response {
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .into_owned()
-            .filter(|(k, v)| !v.trim().is_empty() && k.starts_with("filter["))
-            .collect();
+    let mut pairs = super::filled(raw);
+    pairs.retain(|(k, _)| k.starts_with("filter["));
     match context(&app, &actor, &key, pairs).await {
         Ok(ctx) => render(Some(&actor), "statistic.html", ctx),
         Err(e) => error_page(Some(&actor), e, &here(&uri)),
