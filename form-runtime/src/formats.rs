@@ -53,6 +53,27 @@ const USCC_WEIGHTS: [usize; 17] = [
 /// Registration authority codes (first character) that GB 32100 assigns.
 const USCC_AUTHORITIES: [u8; 12] = *b"123456789ANY";
 
+/// The check character (GB 11643, ISO 7064 MOD 11-2) of an ID number's first 17 digits;
+/// None when `first17` is not 17 ASCII digits. Generators of test and demo data complete
+/// their numbers with it.
+pub fn id_check_char(first17: &str) -> Option<char> {
+    let bytes = first17.as_bytes();
+    if bytes.len() != 17 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut digits = [0u32; 17];
+    for (slot, &b) in digits.iter_mut().zip(bytes) {
+        *slot = u32::from(b - b'0');
+    }
+    Some(char::from(check_char(&digits)))
+}
+
+/// The check character of 17 digits.
+fn check_char(digits: &[u32; 17]) -> u8 {
+    let sum: u32 = digits.iter().zip(&ID_WEIGHTS).map(|(d, w)| d * w).sum();
+    ID_CHECK_CHARS[(sum % 11) as usize]
+}
+
 /// Whether `s` is a PRC resident ID number (GB 11643-1999).
 ///
 /// The number must have exactly 18 ASCII characters. The first 17 are digits
@@ -179,8 +200,7 @@ fn parse_id_number(s: &str, today: NaiveDate) -> Option<IdFacts> {
         *slot = u32::from(b - b'0');
     }
 
-    let sum: u32 = digits.iter().zip(&ID_WEIGHTS).map(|(d, w)| d * w).sum();
-    if bytes[17] != ID_CHECK_CHARS[(sum % 11) as usize] {
+    if bytes[17] != check_char(&digits) {
         return None;
     }
 
@@ -233,13 +253,7 @@ mod tests {
     /// and a 3-digit sequence number.
     fn id_number(region: &str, birth: NaiveDate, sequence: &str) -> String {
         let body = format!("{region}{}{sequence}", birth.format("%Y%m%d"));
-        assert_eq!(body.len(), 17, "test helper given a malformed body");
-        let sum: u32 = body
-            .bytes()
-            .zip(ID_WEIGHTS)
-            .map(|(b, w)| u32::from(b - b'0') * w)
-            .sum();
-        let check = char::from(ID_CHECK_CHARS[(sum % 11) as usize]);
+        let check = id_check_char(&body).expect("test helper given a malformed body");
         format!("{body}{check}")
     }
 

@@ -791,13 +791,8 @@ pub fn resident_id(n: u32) -> String {
     let day = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
         + chrono::Duration::days(i64::from(n / 1000));
     let body = format!("110105{}{:03}", day.format("%Y%m%d"), n % 1000);
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .chars()
-        .zip(weights)
-        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    let check = form_runtime::formats::id_check_char(&body).unwrap_or('X');
+    format!("{body}{check}")
 }
 
 /// Headers of the red-cross pack's `fire_relief_batch` import template, in its order

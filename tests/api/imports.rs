@@ -19,13 +19,7 @@ fn id_number(i: usize) -> String {
         1 + i % 28,
         i % 1000
     );
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .chars()
-        .zip(weights)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    let check = form_runtime::formats::id_check_char(&body).expect("17 digits");
     format!("{body}{check}")
 }
 

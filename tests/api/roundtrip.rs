@@ -16,13 +16,8 @@ fn id_number(n: usize) -> String {
     let day = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()
         + chrono::Duration::days((n / 1000) as i64);
     let body = format!("310115{}{:03}", day.format("%Y%m%d"), n % 1000);
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .chars()
-        .zip(weights)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    let check = form_runtime::formats::id_check_char(&body).expect("17 digits");
+    format!("{body}{check}")
 }
 
 /// Application `n`: every kind of value the form has, varied.
