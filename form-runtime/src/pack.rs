@@ -53,7 +53,7 @@ pub struct Manifest {
 }
 
 /// The files of a pack, by path relative to the pack directory (`forms/fire_relief.json`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackFiles(pub BTreeMap<String, Vec<u8>>);
 
 impl PackFiles {
@@ -116,6 +116,8 @@ pub struct Pack {
     pub exports: BTreeMap<String, crate::export::ExportDef>,
     /// Import templates (导入模板) by key.
     pub imports: BTreeMap<String, crate::import::ImportDef>,
+    /// The files it was loaded from, kept so an installed pack can be exported and edited.
+    pub files: PackFiles,
 }
 
 /// One Casbin policy line a pack grants: role may do `action` on `object` (a form key or `*`).
@@ -538,6 +540,7 @@ impl Pack {
                 batches,
                 exports,
                 imports,
+                files: files.clone(),
             }),
             _ => Err(errs),
         }

@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod auth;
 pub mod batch;
 pub mod data;
+pub mod designer;
 pub mod documents;
 pub mod effects;
 pub mod error;
@@ -85,6 +86,27 @@ pub fn routes() -> Vec<Route> {
         route("GET", "/api/v1/admin/packs", get(packs::installed)),
         route("POST", "/api/v1/admin/packs", post(packs::import_pack)),
         route("POST", "/api/v1/admin/org", post(admin::add_unit)),
+        route("GET", "/api/v1/designer/packs", get(designer::list_packs)),
+        route(
+            "GET",
+            "/api/v1/designer/packs/{pack}",
+            get(designer::get_pack),
+        ),
+        route(
+            "POST",
+            "/api/v1/designer/packs/{pack}/check",
+            post(designer::check),
+        ),
+        route(
+            "POST",
+            "/api/v1/designer/packs/{pack}/publish",
+            post(designer::publish),
+        ),
+        route(
+            "GET",
+            "/api/v1/designer/packs/{pack}/export",
+            get(designer::export),
+        ),
         route("GET", "/api/v1/forms", get(forms::list_forms)),
         route("GET", "/api/v1/forms/{form}", get(forms::get_form)),
         route(

@@ -49,8 +49,8 @@ pub async fn install(
     let at = now();
     let pack_id = &pack.manifest.id;
     sqlx::query(
-        "insert into packs (tenant_id, pack_id, version, name, installed_at) values ($1, $2, $3, $4, $5) \
-         on conflict (tenant_id, pack_id) do update set version = excluded.version, name = excluded.name, installed_at = excluded.installed_at",
+        "insert into packs (tenant_id, pack_id, version, name, installed_at, revision) values ($1, $2, $3, $4, $5, 1) \
+         on conflict (tenant_id, pack_id) do update set version = excluded.version, name = excluded.name, installed_at = excluded.installed_at, revision = packs.revision + 1",
     )
     .bind(tenant)
     .bind(pack_id)
@@ -59,6 +59,23 @@ pub async fn install(
     .bind(&at)
     .execute(tx.conn())
     .await?;
+
+    sqlx::query("delete from pack_files where tenant_id = $1 and pack_id = $2")
+        .bind(tenant)
+        .bind(pack_id)
+        .execute(tx.conn())
+        .await?;
+    for (path, bytes) in &pack.files.0 {
+        sqlx::query(
+            "insert into pack_files (tenant_id, pack_id, path, content) values ($1, $2, $3, $4)",
+        )
+        .bind(tenant)
+        .bind(pack_id)
+        .bind(path)
+        .bind(String::from_utf8_lossy(bytes).as_ref())
+        .execute(tx.conn())
+        .await?;
+    }
 
     for (key, role) in &pack.roles {
         tenants::upsert_role(tx, tenant, key, &role.label, role.scope, pack_id).await?;
@@ -192,6 +209,60 @@ pub async fn installed(db: &Db, tenant: &str) -> sqlx::Result<Vec<(String, Strin
     rows.iter()
         .map(|r| Ok((r.try_get("pack_id")?, r.try_get("version")?)))
         .collect()
+}
+
+/// An installed pack as the designer edits it: its files and the revision they are at.
+#[derive(Debug, Clone)]
+pub struct InstalledPack {
+    /// Pack id.
+    pub pack_id: String,
+    /// Display name from `pack.toml`.
+    pub name: String,
+    /// Version from `pack.toml`.
+    pub version: String,
+    /// How many times the pack was installed in this tenant; every install adds one.
+    pub revision: i64,
+    /// The files as last installed.
+    pub files: form_runtime::pack::PackFiles,
+}
+
+/// The files of an installed pack, or `None` when the tenant has no such pack.
+pub async fn installed_pack(
+    db: &Db,
+    tenant: &str,
+    pack_id: &str,
+) -> anyhow::Result<Option<InstalledPack>> {
+    let Some(row) = sqlx::query(
+        "select name, version, revision from packs where tenant_id = $1 and pack_id = $2",
+    )
+    .bind(tenant)
+    .bind(pack_id)
+    .fetch_optional(db.pool())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "select path, content from pack_files where tenant_id = $1 and pack_id = $2 order by path",
+    )
+    .bind(tenant)
+    .bind(pack_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut files = std::collections::BTreeMap::new();
+    for r in &rows {
+        files.insert(
+            r.try_get::<String, _>("path")?,
+            r.try_get::<String, _>("content")?.into_bytes(),
+        );
+    }
+    Ok(Some(InstalledPack {
+        pack_id: pack_id.to_string(),
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        revision: row.try_get("revision")?,
+        files: form_runtime::pack::PackFiles(files),
+    }))
 }
 
 /// The definition JSON of a form version (latest when `version` is None), with its version.

@@ -10,6 +10,7 @@
 
 mod admin;
 mod auth;
+mod designer;
 mod forms;
 mod home;
 mod lists;
@@ -74,6 +75,13 @@ pub fn routes() -> Vec<super::Route> {
         route("GET", "/admin/org", get(admin::org)),
         route("POST", "/admin/org", post(admin::add_unit)),
         route("GET", "/admin/packs", get(admin::packs)),
+        route("GET", "/designer", get(designer::index)),
+        route("GET", "/designer/{pack}/{kind}", get(designer::new_item)),
+        route(
+            "GET",
+            "/designer/{pack}/{kind}/{key}",
+            get(designer::edit_item),
+        ),
         route("GET", "/statistics", get(statistics::index)),
         route("GET", "/statistics/{key}", get(statistics::statistic)),
         route("GET", "/static/{*path}", get(static_file)),
@@ -337,7 +345,7 @@ fn field<'p>(pairs: &'p [(String, String)], name: &str) -> Option<&'p str> {
 
 /// Handles `GET /static/{path}`: the stylesheets and scripts of the pages.
 async fn static_file(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    let Some(file) = UI.get_file(format!("static/{path}")) else {
+    let Some(contents) = static_contents(&path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let kind = match path.rsplit('.').next() {
@@ -347,7 +355,7 @@ async fn static_file(Path(path): Path<String>, headers: HeaderMap) -> Response {
         Some("png") => "image/png",
         _ => "application/octet-stream",
     };
-    let tag = format!("\"{}\"", hex::encode(&Sha256::digest(file.contents())[..8]));
+    let tag = format!("\"{}\"", hex::encode(&Sha256::digest(&contents)[..8]));
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -361,9 +369,23 @@ async fn static_file(Path(path): Path<String>, headers: HeaderMap) -> Response {
             (header::ETAG, tag),
             (header::CACHE_CONTROL, "no-cache".to_string()),
         ],
-        file.contents(),
+        contents,
     )
         .into_response()
+}
+
+/// A static file's bytes: from the binary, or, when `FORMWORK_UI_DIR` names an `admin-ui`
+/// folder, from that folder as it is now (for working on the scripts without rebuilding).
+fn static_contents(path: &str) -> Option<Vec<u8>> {
+    match std::env::var_os("FORMWORK_UI_DIR") {
+        Some(dir) if !path.split('/').any(|p| p == ".." || p.is_empty()) => {
+            std::fs::read(std::path::Path::new(&dir).join("static").join(path)).ok()
+        }
+        Some(_) => None,
+        None => UI
+            .get_file(format!("static/{path}"))
+            .map(|f| f.contents().to_vec()),
+    }
 }
 
 /// The path and query of a request, for coming back to it.
