@@ -4,6 +4,7 @@
 mod admin;
 mod attachments;
 mod concurrency;
+mod designer;
 mod documents;
 mod exports;
 mod flow;
