@@ -85,6 +85,11 @@ test('the admin edits the roles matrix, publishes, and the new permissions apply
   assert.match(staffSteps, /withdraw/);
   assert.match(staffSteps, /草稿/, 'the states the role edits in');
   assert.match(await page.textContent('table[data-form="fire_relief"] td[data-wf="finance"]'), /allocate/);
+  // A role that acts in the workflow without read is warned about.
+  await page.uncheck(cell('district_reviewer', 'read'));
+  assert.match(await page.textContent('td[data-wf="district_reviewer"] .warn'), /查看/);
+  await page.check(cell('district_reviewer', 'read'));
+  assert.equal(await page.locator('td[data-wf="district_reviewer"] .warn').count(), 0);
   // The users holding each role are listed with their units.
   await page.locator('[data-role-card="district_reviewer"] .holders', { hasText: '浦东' }).waitFor();
   await page.locator('[data-users] tr[data-user="finance"]').waitFor();

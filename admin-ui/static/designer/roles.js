@@ -21,7 +21,7 @@ const T = tr({
     matrix: "权限矩阵", role: "角色", all_actions: "全部 *", wf: "流程操作（由流程授予，只读）",
     all_forms: "全部表单 *", all_forms_help: "对本包的每个表单生效（包括以后新增的表单）。",
     no_forms: "本表单包还没有表单；先在表单设计器中新建表单，再来分配权限。",
-    no_roles: "还没有角色。请在「角色」中添加第一个角色。",
+    no_roles: "还没有角色。请在「角色」中添加第一个角色。", no_roles_here: "还没有角色。在下面添加第一个角色。",
     from_all_forms: "由「全部表单 *」授予；请在「全部表单」中修改",
     edits_in: "可编辑：{states}", none: "—", wf_of: "流程 {wf}",
     needs_read: "在流程中办理或编辑，但没有「查看」权限，将看不到记录",
@@ -43,7 +43,7 @@ const T = tr({
     act_read: "查看", act_create: "新建", act_update: "修改", act_delete: "删除", act_unmask: "查看敏感信息", act_export: "导出", act_import: "导入", act_design: "设计",
     active: "权限已生效：新的权限策略已加载，用户的下一次操作即按新权限执行，无需重启。",
     users: "用户与角色", users_help: "勾选即刻为用户授予或取消角色（立即生效，不需要发布）。修改所属单位、锁定或重置密码请到用户管理。",
-    search: "搜索用户名或姓名", search_btn: "搜索", user: "用户", unit: "所属单位", user_roles: "角色", other_roles: "其他角色",
+    search: "搜索用户名或姓名", search_btn: "搜索", user: "用户", unit: "所属单位", user_roles: "角色", other_roles: "其他角色：{list}",
     edit_user: "在用户管理中编辑", manage_users: "用户管理", manage_org: "组织机构", no_users: "没有匹配的用户",
     locked: "已锁定", prev: "上一页", next: "下一页", page_of: "第 {page} / {pages} 页，共 {total} 人",
     unpublished_role: "发布后才能分配此角色", saved_roles: "已更新 {user} 的角色，立即生效", loading: "正在加载…",
@@ -57,7 +57,7 @@ const T = tr({
     matrix: "Permission matrix", role: "Role", all_actions: "All *", wf: "Workflow steps (granted by the workflow, read-only)",
     all_forms: "All forms *", all_forms_help: "Applies to every form of this pack, including forms added later.",
     no_forms: "This pack has no forms yet; create one in the form designer, then grant it here.",
-    no_roles: "No roles yet. Add the first one under “Roles”.",
+    no_roles: "No roles yet. Add the first one under “Roles”.", no_roles_here: "No roles yet. Add the first one below.",
     from_all_forms: "Granted by “All forms *”; change it there",
     edits_in: "edits in: {states}", none: "—", wf_of: "workflow {wf}",
     needs_read: "acts or edits in the workflow but lacks read, so it sees no records",
@@ -79,7 +79,7 @@ const T = tr({
     act_read: "Read", act_create: "Create", act_update: "Update", act_delete: "Delete", act_unmask: "Unmask", act_export: "Export", act_import: "Import", act_design: "Design",
     active: "The permissions are active: the new policies are loaded and apply to every user's next request, with no restart.",
     users: "Users and roles", users_help: "Ticking gives or takes a role at once (no publishing needed). To change a user's unit, lock them or reset a password, use user administration.",
-    search: "Search username or name", search_btn: "Search", user: "User", unit: "Unit", user_roles: "Roles", other_roles: "Other roles",
+    search: "Search username or name", search_btn: "Search", user: "User", unit: "Unit", user_roles: "Roles", other_roles: "Other roles: {list}",
     edit_user: "Edit in user administration", manage_users: "User administration", manage_org: "Organisation", no_users: "No matching users",
     locked: "locked", prev: "Previous", next: "Next", page_of: "Page {page} of {pages}, {total} users",
     unpublished_role: "Publish first to give this role to users", saved_roles: "{user}'s roles updated, effective now", loading: "Loading…",
@@ -92,6 +92,8 @@ const root = document.getElementById("designer");
 const packId = root.dataset.pack;
 const FILE = "roles.toml";
 const clone = (v) => JSON.parse(JSON.stringify(v));
+const SEP = lang === "en" ? ", " : "、";
+const paren = (x) => (lang === "en" ? ` (${x})` : `（${x}）`);
 /** The roles as comparable text: the same roles in another order compare equal. */
 const canon = () => JSON.stringify(Object.keys(roles).sort().map((k) => [k, roles[k].label, roles[k].scope,
   Object.keys(roles[k].grants ?? {}).sort().map((f) => [f, roles[k].grants[f]])]));
@@ -294,12 +296,12 @@ function matrixTable(form, wf) {
       const reads = grants(role, form, "read") || viaAllForms(role, "read");
       if ((steps.length || edits.length) && !reads) notes.push(T("needs_read"));
       const updates = grants(role, form, "update") || viaAllForms(role, "update");
-      for (const s of edits) if (!updates && s.key !== wf?.def?.initial) notes.push(T("needs_update", { state: s.label ?? s.key }));
+      for (const s of edits) if (!updates) notes.push(T("needs_update", { state: s.label ?? s.key }));
       const unknown = list(role, form).filter((a) => a !== "*" && !FORM_ACTIONS.includes(a));
       if (unknown.length) notes.push(T("unknown_actions", { list: unknown.join(", ") }));
       wfCell = h("td", { class: "wf", dataset: { wf: role } },
-        steps.length ? steps.map((s, i) => [i ? "、" : null, h("span", { class: "wf-step", title: s.action }, s.labels.join("/") || s.action, " ", h("code", { text: s.action }))]) : null,
-        edits.length ? h("div", { class: "help", text: T("edits_in", { states: edits.map((s) => s.label ?? s.key).join("、") }) }) : null,
+        steps.length ? steps.map((s, i) => [i ? SEP : null, h("span", { class: "wf-step", title: s.action }, s.labels.join("/") || s.action, " ", h("code", { text: s.action }))]) : null,
+        edits.length ? h("div", { class: "help", text: T("edits_in", { states: edits.map((s) => s.label ?? s.key).join(SEP) }) }) : null,
         !steps.length && !edits.length ? T("none") : null,
         notes.map((n) => h("div", { class: "warn", text: `⚠ ${n}` })));
     } else {
@@ -340,7 +342,7 @@ function drawMatrix() {
 }
 
 function scopeSelect(value, attrs) {
-  return h("select", attrs, SCOPES.map((s) => h("option", { value: s, selected: s === value || null, text: `${T(`scope_${s}`)}（${s}）` })));
+  return h("select", attrs, SCOPES.map((s) => h("option", { value: s, selected: s === value || null, text: `${T(`scope_${s}`)}${paren(s)}` })));
 }
 
 function holdersOf(role) {
@@ -348,7 +350,7 @@ function holdersOf(role) {
   if (!held.length) return h("p", { class: "empty help", text: T("no_holders") });
   const shown = held.slice(0, 6);
   return h("p", { class: "holders" },
-    shown.map((u, i) => [i ? "、" : null, h("span", { title: u.username }, u.display_name || u.username, h("small", { text: `（${u.unit_name || u.unit}）` }))]),
+    shown.map((u, i) => [i ? SEP : null, h("span", { title: u.username }, u.display_name || u.username, h("small", { text: paren(u.unit_name || u.unit) }))]),
     held.length > shown.length ? ` ${T("and_more", { n: held.length })}` : null);
 }
 
@@ -382,7 +384,7 @@ function roleCard(key) {
     h("label", { for: id("label"), text: T("label") }), label,
     h("label", { for: id("scope"), text: T("scope") }), scope, scopeHelp,
     refs.length ? h("div", { class: "alert", role: "alert", "data-remove-warning": key },
-      h("p", { text: T("workflow_names", { refs: refs.join("；") }) }),
+      h("p", { text: T("workflow_names", { refs: refs.join(lang === "en" ? "; " : "；") }) }),
       h("div", { class: "tools" },
         h("button", { type: "button", text: T("remove_anyway"), dataset: { confirmRemove: key }, on: { click: () => removeRole(key) } }),
         h("button", { type: "button", text: T("keep"), on: { click: () => { confirming = null; redraw(drawRoles); } } }))) : null,
@@ -460,7 +462,7 @@ function addForm() {
 
 function drawRoles() {
   const keys = roleKeys();
-  ui.roleList.replaceChildren(...(keys.length ? keys.map(roleCard) : [h("li", { class: "empty", text: T("no_roles") })]),
+  ui.roleList.replaceChildren(...(keys.length ? keys.map(roleCard) : [h("li", { class: "empty", "data-empty": "roles", text: T("no_roles_here") })]),
     h("li", { class: "role-card add" }, ui.addForm));
   ui.removed.replaceChildren(...removed.map(({ key }) => h("p", { class: "notice", "data-removed": key },
     T("removed", { key }), " ", h("button", { type: "button", class: "link", text: T("undo"), on: { click: () => undoRemove(key) } }))));
@@ -519,7 +521,7 @@ function userRow(u) {
             on: { change: (e) => toggleUserRole(u, r, e.target.checked, e.target) },
           }), roles[r].label || r);
       })),
-      others.length ? h("div", { class: "help" }, `${T("other_roles")}：`, others.join("、")) : null)),
+      others.length ? h("div", { class: "help" }, T("other_roles", { list: others.join(SEP) })) : null)),
     h("td", { "data-label": "" }, h("a", { href: `/admin/users?q=${encodeURIComponent(u.username)}`, text: T("edit_user") })));
 }
 
@@ -590,7 +592,7 @@ async function onPublished(body) {
   delete draft.files[FILE];
   draft.changed();
   ui.active.replaceChildren(h("p", { class: "notice ok", "data-policies-active": "", text: T("active") }));
-  ui.version.textContent = `${pack.name ?? packId}（${packId} v${body.version}）`;
+  ui.version.textContent = `${pack.name ?? packId}${paren(`${packId} v${body.version}`)}`;
   await loadTenantRoles();
   redraw(drawAll);
   drawUsers();
@@ -624,7 +626,7 @@ async function main() {
   ui.active = h("div", { role: "status", "aria-live": "polite" });
   const bar = publishBar(draft, { file: FILE, validate, onPublished, onChecked });
 
-  ui.version = h("small", { class: "help", text: `${pack.name ?? packId}（${packId} v${pack.version}）` });
+  ui.version = h("small", { class: "help", text: `${pack.name ?? packId}${paren(`${packId} v${pack.version}`)}` });
   root.replaceChildren(...[
     h("div", { class: "head" }, h("h1", {}, T("title"), " ", ui.version)),
     h("p", { class: "help roles-intro", text: T("intro") }),
