@@ -54,6 +54,13 @@ async fn page(
 ) -> ApiResult<Response> {
     let catalogues =
         crate::http::forms::catalogues(app, actor.tenant(), &t.form.key, t.version).await?;
+    // A refused save shows the values the server computes from the input (the live page
+    // showed them before the post), not empty totals.
+    let computed = match errors.is_empty() {
+        true => None,
+        false => t.form.rules.transform(data.clone()).ok().map(|(d, _)| d),
+    };
+    let data = computed.as_ref().unwrap_or(data);
     let writable = writable(actor, t, None);
     // Besides the fields the user may not see here, a form leaves out the empty ones they
     // may not fill (later steps' fields); computed values stay, they follow the input.
