@@ -260,3 +260,75 @@ async fn an_admin_imports_a_zipped_pack_after_every_pack_check() {
     let (s, b) = admin.upload_raw("/api/v1/admin/packs", evil, &[]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
 }
+
+#[tokio::test]
+async fn units_are_renamed_and_people_move_between_units() {
+    let app = TestApp::spawn().await;
+    let admin = app.login("redcross", "admin").await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    assert_eq!(
+        staff
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/admin/org/pudong",
+                Some(json!({"name": "x"}))
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let admin = &admin;
+    let put = |path: String, body| async move {
+        admin.request(reqwest::Method::PUT, &path, Some(body)).await
+    };
+    let (s, b) = put("/api/v1/admin/org/pudong".into(), json!({"name": "  "})).await;
+    assert_eq!(
+        (s, b["error"]["fields"][0]["pointer"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/name"))
+    );
+    let (s, _) = put("/api/v1/admin/org/nowhere".into(), json!({"name": "无"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = put(
+        "/api/v1/admin/org/pudong".into(),
+        json!({"name": "浦东新区红十字会（新）"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, me) = staff.get("/api/v1/me").await;
+    assert_eq!(me["org_unit"]["name"], "浦东新区红十字会（新）", "{me}");
+
+    // The clerk moves to 黄浦: from the next request on, what they file belongs there.
+    let id = me["id"].as_str().unwrap().to_string();
+    let (s, b) = put(
+        format!("/api/v1/admin/users/{id}/unit"),
+        json!({"unit": "nowhere"}),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["fields"][0]["pointer"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/unit"))
+    );
+    let (s, b) = put(
+        format!("/api/v1/admin/users/{id}/unit"),
+        json!({"unit": "huangpu"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["user"]["unit"], "huangpu");
+    let rec = staff
+        .create(crate::harness::application("王五"), None)
+        .await;
+    assert!(
+        rec["org_path"].as_str().unwrap().ends_with("/huangpu/"),
+        "{rec}"
+    );
+    let huangpu = app.login("redcross", "huangpu_reviewer").await;
+    let (s, _) = huangpu
+        .get(&format!("/api/v1/records/{}", rec["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "黄浦's reviewer sees what the moved clerk filed"
+    );
+}

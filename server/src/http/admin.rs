@@ -297,6 +297,92 @@ pub async fn set_roles(
     Ok(Json(json!({"user": user_of(&app, &actor, &id).await?})))
 }
 
+/// Body of `PUT /api/v1/admin/users/{id}/unit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitChoice {
+    /// The unit's code.
+    pub unit: String,
+}
+
+/// Handles `PUT /api/v1/admin/users/{id}/unit`: the user belongs to another unit from their
+/// next request on (what they file, what `org` and `org_tree` scopes show them).
+pub async fn set_unit(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    Body(req): Body<UnitChoice>,
+) -> ApiResult<Json<Value>> {
+    admin(&actor)?;
+    let tenant = actor.tenant();
+    let user = user_of(&app, &actor, &id).await?;
+    let unit = req.unit.trim();
+    let known = form_runtime::key::is_code(unit)
+        && tenants::unit_path(&app.db, tenant, unit).await?.is_some();
+    if !known {
+        return Err(invalid(
+            "/unit",
+            format!("没有单位「{unit}」"),
+            format!("there is no unit `{unit}`"),
+        ));
+    }
+    let mut tx = app.db.begin().await?;
+    users::set_unit(&mut tx, tenant, &id, unit).await?;
+    audit::append(
+        &mut tx,
+        tenant,
+        Some(&actor.user.user_id),
+        "user.unit",
+        &user.username,
+        &json!({"from": user.unit, "to": unit}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({"user": user_of(&app, &actor, &id).await?})))
+}
+
+/// Body of `PUT /api/v1/admin/org/{code}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitName {
+    /// The new name.
+    pub name: String,
+}
+
+/// Handles `PUT /api/v1/admin/org/{code}`: renames a unit (its code and place stay).
+pub async fn rename_unit(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    Body(req): Body<UnitName>,
+) -> ApiResult<Json<Value>> {
+    admin(&actor)?;
+    let tenant = actor.tenant();
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(invalid(
+            "/name",
+            "单位名称应为 1 到 100 个字".into(),
+            "the name must have 1 to 100 characters".into(),
+        ));
+    }
+    let mut tx = app.db.begin().await?;
+    if !tenants::rename_unit(&mut tx, tenant, &code, name).await? {
+        return Err(ApiError::NotFound(format!("没有单位「{code}」")));
+    }
+    audit::append(
+        &mut tx,
+        tenant,
+        Some(&actor.user.user_id),
+        "org.rename",
+        &code,
+        &json!({"name": name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({"code": code, "name": name})))
+}
+
 /// Handles `GET /api/v1/admin/org`: the units in tree order with their user counts, and the
 /// tenant's roles (for forms that assign them).
 pub async fn org(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {

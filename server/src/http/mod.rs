@@ -83,6 +83,8 @@ pub fn routes() -> Vec<Route> {
             put(admin::set_roles),
         ),
         route("GET", "/api/v1/admin/org", get(admin::org)),
+        route("PUT", "/api/v1/admin/org/{code}", put(admin::rename_unit)),
+        route("PUT", "/api/v1/admin/users/{id}/unit", put(admin::set_unit)),
         route("GET", "/api/v1/admin/packs", get(packs::installed)),
         route("POST", "/api/v1/admin/packs", post(packs::import_pack)),
         route("POST", "/api/v1/admin/org", post(admin::add_unit)),

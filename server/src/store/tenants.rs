@@ -113,6 +113,18 @@ pub async fn add_unit(
     Ok(path)
 }
 
+/// Renames an org unit; false when the tenant has no such unit. Its code and path, and so
+/// every record's and user's place in the tree, stay as they are.
+pub async fn rename_unit(tx: &mut Tx, tenant: &str, code: &str, name: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("update org_units set name = $3 where tenant_id = $1 and unit_id = $2")
+        .bind(tenant)
+        .bind(code)
+        .bind(name)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Creates or relabels a role.
 pub async fn upsert_role(
     tx: &mut Tx,

@@ -371,6 +371,18 @@ pub async fn set_roles(
     Ok(())
 }
 
+/// Moves a user to another org unit (a code the caller checked). Records they file from now
+/// on belong to the new unit; records filed before stay with the unit that filed them.
+pub async fn set_unit(tx: &mut Tx, tenant: &str, user_id: &str, unit: &str) -> sqlx::Result<()> {
+    sqlx::query("update users set unit_id = $3 where tenant_id = $1 and user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .bind(unit)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Locks or unlocks a user; locking ends their sessions, unlocking clears the failed logins.
 pub async fn set_locked(
     tx: &mut Tx,

@@ -112,7 +112,7 @@ pub async fn create(State(app): State<AppState>, Posted { actor, pairs }: Posted
 }
 
 /// Handles `POST /admin/users/{id}/{what}`: `lock`, `unlock`, `password` (reset, shown
-/// once) or `roles`.
+/// once), `roles` or `unit`.
 pub async fn change(
     State(app): State<AppState>,
     Path((id, what)): Path<(String, String)>,
@@ -149,6 +149,19 @@ pub async fn change(
                     .collect();
                 let req = admin::Roles { roles };
                 let _user = admin::set_roles(
+                    State(app.clone()),
+                    actor.clone(),
+                    Path(id.clone()),
+                    Body(req),
+                )
+                .await?;
+                Ok(None)
+            }
+            "unit" => {
+                let req = admin::UnitChoice {
+                    unit: field(&pairs, "unit").unwrap_or("").to_string(),
+                };
+                let _user = admin::set_unit(
                     State(app.clone()),
                     actor.clone(),
                     Path(id.clone()),
@@ -230,6 +243,27 @@ pub async fn add_unit(State(app): State<AppState>, Posted { actor, pairs }: Post
         Err(e @ (ApiError::Invalid(_) | ApiError::Conflict { .. })) => {
             let status = e.status();
             org_page(&app, &actor, errors_of(&e), status)
+                .await
+                .unwrap_or_else(|e| error_page(Some(&actor), e, "/admin/org"))
+        }
+        Err(e) => error_page(Some(&actor), e, "/admin/org"),
+    }
+}
+
+/// Handles `POST /admin/org/{code}`: renames a unit.
+pub async fn rename_unit(
+    State(app): State<AppState>,
+    Path(code): Path<String>,
+    Posted { actor, pairs }: Posted,
+) -> Response {
+    let req = admin::UnitName {
+        name: field(&pairs, "name").unwrap_or("").to_string(),
+    };
+    match admin::rename_unit(State(app.clone()), actor.clone(), Path(code), Body(req)).await {
+        Ok(_) => Redirect::to("/admin/org").into_response(),
+        Err(e @ ApiError::Invalid(_)) => {
+            let status = e.status();
+            org_page(&app, &actor, json!({"form": errors_of(&e)["name"]}), status)
                 .await
                 .unwrap_or_else(|e| error_page(Some(&actor), e, "/admin/org"))
         }

@@ -74,6 +74,7 @@ pub fn routes() -> Vec<super::Route> {
         route("POST", "/admin/users/{id}/{what}", post(admin::change)),
         route("GET", "/admin/org", get(admin::org)),
         route("POST", "/admin/org", post(admin::add_unit)),
+        route("POST", "/admin/org/{code}", post(admin::rename_unit)),
         route("GET", "/admin/packs", get(admin::packs)),
         route("GET", "/designer", get(designer::index)),
         route("GET", "/designer/{pack}/{kind}", get(designer::new_item)),
