@@ -13,7 +13,7 @@ import { lang, tr, h, Pack, Draft, publishBar, keyFrom, isKey, move } from "./co
 
 const T = tr({
   zh: {
-    title: "流程设计：{label}", new_title: "新建流程", file: "文件", key: "键", label: "名称",
+    title: "流程设计：{label}", new_title: "新建流程", file: "文件：", key: "键", label: "名称",
     wf_label: "流程名称", initial: "初始状态", used_by: "使用此流程的表单：",
     unused: "还没有表单使用此流程（表单的 x-workflow 写 {key} 即可），所以还不能选择字段。",
     wf_fields_kept: "流程另有字段权限（fields）未在此编辑，保留不变；可在 JSON 中修改。",
@@ -53,10 +53,11 @@ const T = tr({
     start: "开始设计", key_taken: "已有流程使用键「{key}」",
     tpl_label: "新流程", tpl_draft: "草稿", tpl_submitted: "已提交", tpl_approved: "已批准",
     tpl_submit: "提交", tpl_approve: "批准", tpl_reject: "退回修改",
+    gone: "已发布的状态 {keys} 不在了：处于这些状态的现有记录将无法再流转。改名请慎重，或保留原状态。",
     published: "已发布。", back: "返回设计器首页", no_workflow: "找不到流程 {key}",
   },
   en: {
-    title: "Workflow: {label}", new_title: "New workflow", file: "File", key: "Key", label: "Label",
+    title: "Workflow: {label}", new_title: "New workflow", file: "File: ", key: "Key", label: "Label",
     wf_label: "Workflow name", initial: "Initial state", used_by: "Forms using this workflow: ",
     unused: "No form uses this workflow yet (set x-workflow to {key} in a form), so no fields can be chosen.",
     wf_fields_kept: "The workflow also has field access rules (fields), not edited here and kept as they are; edit them in JSON.",
@@ -96,6 +97,7 @@ const T = tr({
     start: "Start designing", key_taken: "A workflow with key `{key}` exists",
     tpl_label: "New workflow", tpl_draft: "Draft", tpl_submitted: "Submitted", tpl_approved: "Approved",
     tpl_submit: "Submit", tpl_approve: "Approve", tpl_reject: "Return for changes",
+    gone: "Published state(s) {keys} are gone: existing records in them can no longer move. Rename with care, or keep the old state.",
     published: "Published.", back: "Back to the designer", no_workflow: "No workflow {key}",
   },
 });
@@ -388,6 +390,8 @@ class WorkflowDesigner {
     this.wf = wf;
     this.isNew = isNew;
     this.selected = null;
+    // States records may be in now: renaming or removing one strands them (the check allows it).
+    this.publishedStates = isNew ? [] : (Array.isArray(wf.states) ? wf.states.map((st) => st?.key) : []);
     this.draft = new Draft(pack);
     this.roleOptions = Object.entries(pack.roles?.roles ?? {}).map(([k, r]) => ({ value: k, label: text(r?.label) || k }));
     this.forms = pack.forms().filter((f) => f.schema?.["x-workflow"] === key);
@@ -413,6 +417,13 @@ class WorkflowDesigner {
     else if (parts.includes("transitions")) this.renderTransitions();
     if (parts.includes("head")) this.renderHead();
     this.drawDiagram();
+    this.warnGone();
+  }
+
+  warnGone() {
+    const keys = new Set(this.states.map((st) => st?.key));
+    const gone = this.publishedStates.filter((k) => !keys.has(k));
+    fill(this.goneEl, gone.length ? h("p", { class: "notice", "data-gone": "", text: T("gone", { keys: gone.join(lang === "zh" ? "、" : ", ") }) }) : null);
   }
 
   render() {
@@ -420,6 +431,7 @@ class WorkflowDesigner {
     this.headEl = h("div", { class: "head wf-head" });
     this.formsEl = h("div", { class: "wf-forms" });
     this.diagramEl = h("div", { class: "wf-diagram", "data-diagram": "" });
+    this.goneEl = h("div", { class: "wf-gone" });
     this.statesEl = h("div", { class: "wf-states-panel" });
     this.transitionsEl = h("div", { class: "wf-transitions-panel" });
     this.jsonEl = this.jsonPanel();
@@ -430,13 +442,8 @@ class WorkflowDesigner {
     fill(root,
       this.titleEl, this.headEl, this.formsEl,
       h("section", { class: "card wf-diagram-card" }, h("h3", { text: T("diagram") }), this.diagramEl, h("p", { class: "help", text: T("legend") })),
-      h("section", { class: "card wf-editor" }, this.tabs, this.tablesEl, this.jsonEl),
-      publishBar(this.draft, {
-        file: this.path,
-        validate: () => { const found = validate(this.wf, this.path); this.markProblems(found); return found; },
-        onChecked: (result) => this.markProblems(result.problems ?? []),
-        onPublished: () => this.published(),
-      }),
+      h("section", { class: "card wf-editor" }, this.goneEl, this.tabs, this.tablesEl, this.jsonEl),
+      this.publishBar(),
       this.doneEl);
     this.renderHead();
     this.renderStates();
@@ -453,7 +460,7 @@ class WorkflowDesigner {
       h("label", {}, T("wf_label"), h("input", { name: "wf_label", value: text(this.wf.label), required: true,
         on: { input: (ev) => { this.wf.label = ev.target.value; this.titleEl.textContent = T("title", { label: ev.target.value || this.key }); this.changed(); } } })),
       h("label", {}, T("initial"), this.initialEl),
-      h("p", { class: "meta" }, `${T("file")}：`, h("code", { text: this.path })));
+      h("p", { class: "meta" }, T("file"), h("code", { text: this.path })));
     const roles = this.roleOptions.length ? null
       : h("p", { class: "notice" }, T("no_roles"), h("a", { href: `/designer/${encodeURIComponent(this.pack.id)}/roles`, text: T("roles_matrix") }));
     fill(this.formsEl,
@@ -511,7 +518,7 @@ class WorkflowDesigner {
         ? picker("edit_fields", this.fieldOptions, () => st.edit.fields ?? null,
           (l) => { if (l === null) delete st.edit.fields; else st.edit.fields = l; this.changed(); },
           { all: true, summary: (l) => (l == null ? T("all_fields") : l.length ? T("n_fields", { n: l.length }) : T("no_fields")) })
-        : h("span", { class: "help", title: T("need_roles_first"), text: T("nobody") }));
+        : h("span", { class: "help nowrap", title: T("need_roles_first"), text: T("nobody") }));
       drawFields();
       return this.row("state", i, [
         h("td", { class: "order", "data-label": T("order") }, this.rowTools(this.wf.states, i, "state", () => this.changed("states"))),
@@ -534,9 +541,9 @@ class WorkflowDesigner {
     fill(this.statesEl,
       h("h3", { text: T("states") }),
       this.keptNote(this.states, STATE_EDITED),
-      h("div", { class: "wf-scroll" }, h("table", { class: "edit-table wf-table", "data-states": "" },
+      h("table", { class: "edit-table wf-table", "data-states": "" },
         h("thead", {}, h("tr", {}, [T("order"), T("key"), T("label"), T("complete"), T("edit_roles"), T("edit_fields"), T("other")].map((t) => h("th", { text: t })))),
-        h("tbody", {}, rows))),
+        h("tbody", {}, rows)),
       h("div", { class: "tools" }, h("button", { type: "button", "data-add-state": "", text: `＋ ${T("add_state")}`, on: { click: () => this.addState() } })));
   }
 
@@ -596,10 +603,10 @@ class WorkflowDesigner {
     fill(this.transitionsEl,
       h("h3", { text: T("transitions") }),
       this.keptNote(this.transitions, TRANSITION_EDITED),
-      h("div", { class: "wf-scroll" }, h("table", { class: "edit-table wf-table", "data-transitions": "" },
+      h("table", { class: "edit-table wf-table", "data-transitions": "" },
         h("thead", {}, h("tr", {}, [T("order"), T("action"), T("button"), T("from"), T("to"), T("roles"), T("org"), T("comment_required"), T("fields"), T("other")]
           .map((t) => h("th", { text: t })))),
-        h("tbody", {}, rows))),
+        h("tbody", {}, rows)),
       h("div", { class: "tools" }, h("button", { type: "button", "data-add-transition": "", text: `＋ ${T("add_transition")}`, on: { click: () => this.addTransition() } })));
   }
 
@@ -662,6 +669,22 @@ class WorkflowDesigner {
       row?.querySelector("input, select")?.focus({ preventScroll: true });
     }
     if (!same) this.drawDiagram();
+  }
+
+  /** Check and publish; a problem in the list, clicked, shows the row it points at. */
+  publishBar() {
+    const bar = publishBar(this.draft, {
+      file: this.path,
+      validate: () => { const found = validate(this.wf, this.path); this.markProblems(found); return found; },
+      onChecked: (result) => this.markProblems(result.problems ?? []),
+      onPublished: () => this.published(),
+    });
+    bar.querySelector(".publish-problems").addEventListener("click", (ev) => {
+      const where = ev.target.closest("li")?.querySelector("code")?.textContent ?? "";
+      const m = /^([^#]+)#\/(states|transitions)\/(\d+)/.exec(where);
+      if (m && m[1] === this.path) this.select(m[2] === "states" ? "state" : "transition", Number(m[3]), true);
+    });
+    return bar;
   }
 
   /** Marks the rows a problem points at (local or the server's). */
@@ -728,6 +751,8 @@ class WorkflowDesigner {
     this.draft.files = {};
     this.draft.deleted.clear();
     this.draft.changed();
+    this.publishedStates = this.states.map((st) => st?.key);
+    this.warnGone();
   }
 }
 
