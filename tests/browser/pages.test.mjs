@@ -224,8 +224,13 @@ test('the admin adds a unit and a user, who logs in with the password shown once
   await page.selectOption('#unit-parent', 'pudong');
   await page.fill('#unit-code', 'huamu');
   await page.fill('#unit-name', '花木街道');
-  await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+  await Promise.all([page.waitForNavigation(), page.click('main form.stack button[type=submit]')]);
   assert.match(await page.textContent('.tree'), /花木街道/);
+  // A unit is renamed in place; its code stays.
+  await page.click('details.unit-edit:has(code:text-is("huamu")) > summary');
+  await page.fill('#rename-huamu', '花木街道红十字会');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/org/huamu"] button')]);
+  assert.match(await page.textContent('.tree'), /花木街道红十字会/);
   await shot(page, 'admin-org-desktop');
   await page.goto(server.base + '/admin/users');
   await page.fill('#new-username', 'huamu_staff');
