@@ -227,3 +227,32 @@ async fn the_list_page_heads_each_group_with_its_label_and_count() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn a_reader_who_may_not_see_the_group_field_gets_the_list_ungrouped() {
+    let app = TestApp::spawn().await;
+    // The recruit fixture shows `review_note` only to reviewers and exam officers.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recruit");
+    let mut files = form_runtime::pack::PackFiles::from_dir(&dir).expect("fixture pack");
+    let by_note = json!({"label": "按审查意见分组", "form": "application",
+        "columns": [{"field": "name"}], "group": "review_note"});
+    files.0.insert(
+        "lists/by_note.json".into(),
+        serde_json::to_vec(&by_note).expect("json"),
+    );
+    app.tenant_with_files(
+        "recruit_groups",
+        &files,
+        &[
+            ("cand", "street", "candidate"),
+            ("reviewer", "district", "unit_reviewer"),
+        ],
+    )
+    .await;
+    let reviewer = app.login("recruit_groups", "reviewer").await;
+    let body = page(&reviewer, "/api/v1/lists/by_note").await;
+    assert_eq!(body["group"]["field"], "review_note", "{body}");
+    let candidate = app.login("recruit_groups", "cand").await;
+    let body = page(&candidate, "/api/v1/lists/by_note").await;
+    assert!(body.get("group").is_none(), "{body}");
+}
