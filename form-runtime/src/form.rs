@@ -290,6 +290,16 @@ impl CompiledForm {
         self.fields.get(key).map_or(key, |f| f.label.as_str())
     }
 
+    /// The title of a choice value where the schema gives titles (`oneOf` of `const` and
+    /// `title`); None for plain enums, whose values are their own labels.
+    pub fn choice_label(&self, field: &str, value: &str) -> Option<&str> {
+        self.schema["properties"][field]["oneOf"]
+            .as_array()?
+            .iter()
+            .find(|o| o["const"].as_str() == Some(value))
+            .and_then(|o| o["title"].as_str())
+    }
+
     /// Keys of all top-level fields.
     pub fn field_keys(&self) -> BTreeSet<String> {
         self.fields.keys().cloned().collect()

@@ -10,6 +10,10 @@
 //! operators a field takes follows from its kind (see [`Op`]), and every value is bound, never
 //! written into the SQL text. `filter[org]` narrows to an org unit's subtree and is AND-ed
 //! with the scope predicate, so it can only ever narrow what the user sees.
+//!
+//! A list may be grouped (`group`) by a field with few distinct values: the rows are ordered
+//! by that field first, and one more query, over exactly the same `from … where` as the page,
+//! counts the records of each group.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +23,7 @@ use crate::error::{Error, FieldError, PackError, Result};
 use crate::form::{Field, FieldKind};
 use crate::scope::Scope;
 use crate::sensitive::sensitive_fields;
-use crate::sql::{json_number_expr, json_text_expr, Dialect, Sql};
+use crate::sql::{json_number_expr, json_scalar_text_expr, json_text_expr, Dialect, Sql};
 
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -52,6 +56,10 @@ pub struct ListDef {
     /// Default sort: field keys, `-` in front for descending. Default `["-created_at"]`.
     #[serde(default = "default_sort")]
     pub sort: Vec<String>,
+    /// Field whose value groups the rows (a text, choice, whole-number, yes/no or date field,
+    /// or `state`): rows are ordered by it first and each group is headed with its count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Rows per page when the request does not say. Default 20, at most 500.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
@@ -212,6 +220,9 @@ pub struct ListQuery {
     pub page_size: u32,
     /// Search fields the reader does not see: the keyword is not looked for in them.
     pub unsearchable: Vec<String>,
+    /// The field the rows are grouped by: the list's `group`, unless the server drops it for
+    /// a reader who may not see that field.
+    pub group: Option<String>,
 }
 
 impl CompiledList {
@@ -282,6 +293,23 @@ impl CompiledList {
                 ));
             }
         }
+        if let Some(g) = &def.group {
+            let groupable = match kinds.get(g) {
+                Some(Kind::State | Kind::Text | Kind::Bool) => true,
+                Some(Kind::Number) => fields.get(g).is_some_and(|f| f.kind == FieldKind::Integer),
+                _ => false,
+            };
+            if !groupable {
+                errs.push(PackError::new(
+                    file,
+                    "/group",
+                    format!(
+                        "`{g}` is not a field of `{}` that can group a list: use a text, choice, whole-number, yes/no or date field, or `state`",
+                        def.form
+                    ),
+                ));
+            }
+        }
         if def.page_size == 0 || def.page_size > MAX_PAGE_SIZE {
             errs.push(PackError::new(
                 file,
@@ -330,6 +358,24 @@ impl CompiledList {
                 )
             })
             .collect();
+        if let Some(g) = &def.group {
+            let format = schema
+                .pointer(&format!("/properties/{g}/format"))
+                .and_then(serde_json::Value::as_str);
+            if sensitive.contains(g) {
+                errs.push(PackError::new(
+                    file,
+                    "/group",
+                    format!("`{g}` is sensitive (x-sensitive): it is stored encrypted and cannot group a list"),
+                ));
+            } else if format == Some("date-time") {
+                errs.push(PackError::new(
+                    file,
+                    "/group",
+                    format!("`{g}` is a date-time, nearly one per record: it cannot group a list (a date field can)"),
+                ));
+            }
+        }
         for (i, f) in def.search.iter().enumerate() {
             if sensitive.contains(f) {
                 errs.push(PackError::new(
@@ -375,13 +421,15 @@ impl CompiledList {
         self.kinds.get(field) == Some(&Kind::Sensitive)
     }
 
-    /// Fields a user may sort by: the columns, plus the default sort keys; never a sensitive
-    /// field, whose stored form sorts by nothing meaningful.
+    /// Fields a user may sort by: the columns, the group field (which orders the groups),
+    /// plus the default sort keys; never a sensitive field, whose stored form sorts by nothing
+    /// meaningful.
     fn sortable(&self, field: &str) -> bool {
         self.kinds
             .get(field)
             .is_some_and(|k| !matches!(k, Kind::Sensitive | Kind::Org))
             && (self.def.columns.iter().any(|c| c.field == field)
+                || self.def.group.as_deref() == Some(field)
                 || self
                     .def
                     .sort
@@ -401,6 +449,7 @@ impl CompiledList {
             page: 1,
             page_size: self.def.page_size,
             unsearchable: Vec::new(),
+            group: self.def.group.clone(),
         };
         let mut sort_param = None;
         for (k, v) in pairs {
@@ -624,23 +673,68 @@ impl CompiledList {
         }
     }
 
-    /// The `order by` list for `q`, ending with the record id so pages never overlap.
+    /// The `order by` list for `q`, ending with the record id so pages never overlap. A
+    /// grouped list is ordered by its group field first.
     pub fn order_by(&self, q: &ListQuery, dialect: Dialect) -> String {
-        let mut parts: Vec<String> = q
-            .sort
-            .iter()
-            .map(|s| {
-                let expr = self.expr(&s.field, dialect);
-                format!("{expr} {}", if s.desc { "desc" } else { "asc" })
-            })
-            .collect();
+        let mut parts: Vec<String> = self.group_order(q, dialect).into_iter().collect();
+        parts.extend(q.sort.iter().map(|s| {
+            let expr = self.expr(&s.field, dialect);
+            format!("{expr} {}", if s.desc { "desc" } else { "asc" })
+        }));
         parts.push("record_id desc".into());
         parts.join(", ")
     }
 
-    /// Expressions worth an index for this list: each filter and the first sort key, each led
-    /// by `tenant_id, form_key` as every list query is, and ending with `org_path` so the data
-    /// scope is checked inside the index. Ranges and `in` use the same indexes as equality.
+    /// `<group field> asc|desc nulls last`: groups in the field's order, reversed when the
+    /// request sorts by the field descending, records without a value last.
+    fn group_order(&self, q: &ListQuery, dialect: Dialect) -> Option<String> {
+        let g = q.group.as_deref()?;
+        let desc = q.sort.iter().any(|s| s.field == g && s.desc);
+        let dir = if desc { "desc" } else { "asc" };
+        Some(format!("{} {dir} nulls last", self.expr(g, dialect)))
+    }
+
+    /// The statement counting the records of each group of `q`, around `from_where`, the
+    /// `from records where …` text of the list's own query (scope and filters, with its bound
+    /// parameters): rows `g` (the value as [`CompiledList::group_key`] gives it, NULL for
+    /// records without one) and `n`, in the order the groups come on the pages. None when `q`
+    /// is not grouped.
+    pub fn group_count_sql(
+        &self,
+        q: &ListQuery,
+        dialect: Dialect,
+        from_where: &str,
+    ) -> Option<String> {
+        let g = q.group.as_deref()?;
+        let value = match self.kinds.get(g) {
+            Some(Kind::State) => g.to_string(),
+            _ => json_scalar_text_expr(dialect, g),
+        };
+        let order = self.group_order(q, dialect)?;
+        let expr = self.expr(g, dialect);
+        Some(format!(
+            "select {value} as g, count(*) as n{from_where} group by {value}, {expr} order by {order}"
+        ))
+    }
+
+    /// The value a record groups under by `field`: the state key, or the field's value as text
+    /// (`浦东新区`, `3`, `true`); None when the record has none.
+    pub fn group_key(field: &str, state: &str, data: &serde_json::Value) -> Option<String> {
+        use serde_json::Value;
+        if field == "state" {
+            return Some(state.to_string());
+        }
+        match data.get(field)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Expressions worth an index for this list: each filter, the group field and the first
+    /// sort key, each led by `tenant_id, form_key` as every list query is, and ending with
+    /// `org_path` so the data scope is checked inside the index. Ranges and `in` use the same indexes as equality.
     /// `filter[org]` needs none of its own (the scope's `org_path` already ends each one), and
     /// the keyword search and `contains` get none: `like '%text%'` cannot use a B-tree index.
     pub fn index_expressions(&self, dialect: Dialect) -> Vec<String> {
@@ -654,6 +748,7 @@ impl CompiledList {
             .def
             .filters
             .iter()
+            .chain(&self.def.group)
             .filter(|f| self.kinds.get(f.as_str()) != Some(&Kind::Org))
         {
             let mut cols = vec!["tenant_id".to_string(), "form_key".to_string(), expr(f)];
@@ -1168,6 +1263,133 @@ mod tests {
         .unwrap_err();
         let ptrs: Vec<_> = errs.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(ptrs, ["/search/0", "/search/2", "/search/1"]);
+    }
+
+    /// A fire-relief-like form with one field of every kind a group might name.
+    fn group_fields() -> (BTreeMap<String, Field>, serde_json::Value) {
+        let fields = fields_of(&[
+            ("district", FieldKind::String),
+            ("household_size", FieldKind::Integer),
+            ("promise", FieldKind::Boolean),
+            ("fire_date", FieldKind::String),
+            ("submitted_at", FieldKind::String),
+            ("id_number", FieldKind::String),
+            ("loss_amount", FieldKind::Number),
+            ("members", FieldKind::Array),
+        ]);
+        let schema = json!({"type": "object", "properties": {
+            "district": {"type": "string", "enum": ["黄浦区", "浦东新区"]},
+            "fire_date": {"type": "string", "format": "date"},
+            "submitted_at": {"type": "string", "format": "date-time"},
+            "id_number": {"type": "string", "x-sensitive": true},
+        }});
+        (fields, schema)
+    }
+
+    fn grouped(group: &str) -> std::result::Result<CompiledList, Vec<PackError>> {
+        let (fields, schema) = group_fields();
+        let def = json!({"label": "l", "form": "f", "columns": [{"field": "district"}],
+            "filters": ["district", "state"], "sort": ["-created_at"], "group": group});
+        CompiledList::check_form(
+            "l",
+            serde_json::from_value(def).unwrap(),
+            &fields,
+            &schema,
+            "lists/l.json",
+        )
+    }
+
+    #[test]
+    fn group_takes_text_choice_whole_number_yes_no_date_and_state() {
+        for g in [
+            "district",
+            "household_size",
+            "promise",
+            "fire_date",
+            "state",
+        ] {
+            assert!(grouped(g).is_ok(), "`{g}` groups a list");
+        }
+    }
+
+    #[test]
+    fn group_on_a_field_that_cannot_group_is_a_pack_error_at_group() {
+        for (g, why) in [
+            ("nope", "is not a field of `f` that can group a list"),
+            ("members", "is not a field of `f` that can group a list"),
+            ("loss_amount", "is not a field of `f` that can group a list"),
+            ("created_at", "is not a field of `f` that can group a list"),
+            ("org", "is not a field of `f` that can group a list"),
+            ("id_number", "is sensitive (x-sensitive)"),
+            ("submitted_at", "is a date-time"),
+        ] {
+            let errs = grouped(g).unwrap_err();
+            assert_eq!(errs.len(), 1, "{g}: {errs:?}");
+            assert_eq!(
+                (errs[0].file.as_str(), errs[0].pointer.as_str()),
+                ("lists/l.json", "/group")
+            );
+            assert!(errs[0].reason.contains(why), "{g}: {}", errs[0].reason);
+        }
+    }
+
+    #[test]
+    fn a_grouped_list_orders_by_the_group_first_and_counts_over_the_same_filters() {
+        let l = grouped("household_size").unwrap();
+        let q = l
+            .parse_query(&pairs(&[("filter[district]", "浦东新区")]))
+            .unwrap();
+        assert_eq!(q.group.as_deref(), Some("household_size"));
+        assert_eq!(
+            l.order_by(&q, Dialect::Postgres),
+            "((data->>'household_size')::numeric) asc nulls last, created_at desc, record_id desc"
+        );
+        let mut from = Sql::new(Dialect::Postgres);
+        from.push(" from records where tenant_id = ").bind_text("t");
+        l.push_filters(&q, &mut from);
+        assert_eq!(
+            l.group_count_sql(&q, Dialect::Postgres, &from.text).unwrap(),
+            "select (data->>'household_size') as g, count(*) as n from records where tenant_id = $1 \
+             and (data->>'district') = $2 group by (data->>'household_size'), \
+             ((data->>'household_size')::numeric) order by ((data->>'household_size')::numeric) asc nulls last"
+        );
+        // On SQLite numbers and booleans come back as the text serde_json writes.
+        let lite = l
+            .group_count_sql(&q, Dialect::Sqlite, " from records")
+            .unwrap();
+        assert!(
+            lite.starts_with("select (case json_type(data, '$.household_size')"),
+            "{lite}"
+        );
+
+        // Sorting by the group field descending reverses the groups; an ungrouped query
+        // counts nothing.
+        let q = l
+            .parse_query(&pairs(&[("sort", "-household_size")]))
+            .unwrap();
+        assert!(l.order_by(&q, Dialect::Sqlite).starts_with(
+            "(data->>'household_size') desc nulls last, (data->>'household_size') desc"
+        ));
+        let plain = list();
+        let q = plain.parse_query(&[]).unwrap();
+        assert!(plain.group_count_sql(&q, Dialect::Sqlite, "").is_none());
+        assert!(!plain.order_by(&q, Dialect::Sqlite).contains("nulls"));
+    }
+
+    #[test]
+    fn the_group_field_is_indexed_and_each_record_has_its_group_key() {
+        let l = grouped("state").unwrap();
+        assert!(l
+            .index_expressions(Dialect::Postgres)
+            .contains(&"tenant_id, form_key, state, created_at, org_path".to_string()));
+        let data =
+            json!({"district": "浦东新区", "household_size": 3, "promise": true, "members": []});
+        let key = |f: &str| CompiledList::group_key(f, "submitted", &data);
+        assert_eq!(key("state").as_deref(), Some("submitted"));
+        assert_eq!(key("district").as_deref(), Some("浦东新区"));
+        assert_eq!(key("household_size").as_deref(), Some("3"));
+        assert_eq!(key("promise").as_deref(), Some("true"));
+        assert_eq!(key("fire_date"), None);
     }
 
     #[test]

@@ -113,6 +113,20 @@ pub fn json_number_expr(dialect: Dialect, key: &str) -> String {
     }
 }
 
+/// A top-level JSON scalar as the text serde_json writes it (`abc`, `3`, `true`), NULL when
+/// missing or null: what a list groups by, the same values in both dialects. `key` must be a
+/// checked key.
+pub fn json_scalar_text_expr(dialect: Dialect, key: &str) -> String {
+    match dialect {
+        Dialect::Postgres => json_text_expr(key),
+        // SQLite's ->> yields 1/0 for booleans and SQL numbers for numbers.
+        Dialect::Sqlite => format!(
+            "(case json_type(data, '$.{key}') when 'true' then 'true' when 'false' then 'false' \
+             else cast(data->>'{key}' as text) end)"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

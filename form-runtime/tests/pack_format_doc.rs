@@ -260,6 +260,11 @@ fn every_example_in_the_pack_manual_loads() {
     assert_eq!(my_loans.page_size, 20);
     assert!(my_loans.filters.is_empty());
     assert_eq!(pack.lists["loan_ledger"].page_size, 50);
+    assert_eq!(my_loans.group, None);
+    assert_eq!(
+        pack.lists["loan_ledger"].group.as_deref(),
+        Some("equipment")
+    );
     let wf = &pack.workflows["loan"];
     let complete: Vec<(&str, bool)> = wf
         .states
@@ -636,6 +641,7 @@ fn the_manual_documents_every_keyword_action_scope_and_system_field() {
         "columns",
         "filters",
         "sort",
+        "group",
         "page_size",
         // Workflow language (5.8–5.10).
         "visible",

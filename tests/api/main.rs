@@ -12,6 +12,7 @@ mod form_language;
 mod harness;
 mod imports;
 mod list_filters;
+mod list_groups;
 mod lists;
 mod openapi;
 mod pages;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use form_runtime::error::FieldError;
-use form_runtime::form::CompiledForm;
+use form_runtime::form::{CompiledForm, FieldKind};
 use form_runtime::list::{CompiledList, ListQuery, ORG_FILTER};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -36,6 +36,17 @@ pub async fn get_list(
         .ok_or_else(|| ApiError::Forbidden("你没有查看此列表的权限".into()))?;
     let q = list_query(&app, &actor, &list, &pairs).await?;
     let (rows, total) = records::list(&app.db, actor.tenant(), &list, &q, &viewer).await?;
+    let group = match q.group.as_deref() {
+        Some(g) => {
+            let counts = records::list_groups(&app.db, actor.tenant(), &list, &q, &viewer).await?;
+            let counts: Vec<Value> = counts
+                .iter()
+                .map(|(v, n)| json!({"value": v, "label": group_label(&form, g, v.as_deref()), "count": n}))
+                .collect();
+            json!({"field": g, "label": field_label(&list, &form, g), "counts": counts})
+        }
+        None => Value::Null,
+    };
     let columns: Vec<Value> = list
         .def
         .columns
@@ -52,6 +63,9 @@ pub async fn get_list(
             "id": r.id, "form": r.form_key, "state": r.state, "state_label": form.workflow.state_label(&r.state),
             "version": r.version, "data": reading.data, "created_at": r.created_at, "updated_at": r.updated_at,
         });
+        if let Some(g) = q.group.as_deref() {
+            item["group"] = json!(CompiledList::group_key(g, &r.state, &r.data));
+        }
         if !refs.is_empty() {
             let mut shown_refs = row_refs(&refs, r);
             if let Some(m) = shown_refs.as_object_mut() {
@@ -64,10 +78,52 @@ pub async fn get_list(
         items.push(item);
     }
     sensitive::audit_unmask(&app, &actor, &shown, &format!("list:{}", list.key)).await?;
-    Ok(Json(json!({
+    let mut out = json!({
         "list": {"key": list.key, "label": list.def.label, "form": list.def.form, "columns": columns, "filters": list.def.filters, "search": list.def.search},
         "items": items, "total": total, "page": q.page, "page_size": q.page_size,
-    })))
+    });
+    if !group.is_null() {
+        out["group"] = group;
+    }
+    Ok(Json(out))
+}
+
+/// The group field's name in headers: its column's label, else the field's title.
+fn field_label(list: &CompiledList, form: &CompiledForm, field: &str) -> String {
+    let column = list.def.columns.iter().find(|c| c.field == field);
+    match column.and_then(|c| c.label.clone()) {
+        Some(l) => l,
+        None if field == "state" && super::lang::is_english() => "State".into(),
+        None if field == "state" => "状态".into(),
+        None => form.label(field).to_string(),
+    }
+}
+
+/// How a group's value reads in its header: a state by its label, a choice by its title, a
+/// yes/no field as yes or no, anything else as itself; records without a value as "(blank)".
+fn group_label(form: &CompiledForm, field: &str, value: Option<&str>) -> String {
+    let english = super::lang::is_english();
+    let Some(v) = value else {
+        return if english { "(blank)" } else { "（未填）" }.into();
+    };
+    if field == "state" {
+        return form.workflow.state_label(v).to_string();
+    }
+    if form
+        .fields
+        .get(field)
+        .is_some_and(|f| f.kind == FieldKind::Boolean)
+    {
+        let yes = v == "true";
+        return match (yes, english) {
+            (true, false) => "是",
+            (false, false) => "否",
+            (true, true) => "Yes",
+            (false, true) => "No",
+        }
+        .into();
+    }
+    form.choice_label(field, v).unwrap_or(v).to_string()
 }
 
 /// Parses a list request and readies it for the store: `filter[org]` resolved to the unit's
@@ -104,6 +160,11 @@ pub async fn list_query(
             .collect();
         if !errs.is_empty() {
             return Err(ApiError::Invalid(errs));
+        }
+        // A group header would show the field's value: a reader who may not see the field
+        // gets the list ungrouped.
+        if q.group.as_ref().is_some_and(|g| hidden.contains(g)) {
+            q.group = None;
         }
         q.unsearchable = list
             .def

@@ -342,6 +342,28 @@ pub async fn list_count(
     Ok(n)
 }
 
+/// The groups of a grouped list request: each group value (None for records without one)
+/// with how many records it selects, scope and filters exactly as [`list`]'s, in page order.
+/// Empty when the request is not grouped.
+pub async fn list_groups(
+    db: &Db,
+    tenant: &str,
+    list: &CompiledList,
+    q: &ListQuery,
+    viewer: &Viewer,
+) -> anyhow::Result<Vec<(Option<String>, i64)>> {
+    let filter = list_filter(db, tenant, list, q, viewer);
+    let Some(sql) = list.group_count_sql(q, db.dialect(), &filter.text) else {
+        return Ok(Vec::new());
+    };
+    let rows = bind_all(sqlx::query(&sql), &filter.params)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("g")?, r.try_get("n")?)))
+        .collect()
+}
+
 /// Every record a list request selects, in its order, sent one by one into `out` as the
 /// database returns them (memory stays flat however many there are). Stops early when the
 /// receiver is gone.

@@ -47,6 +47,8 @@ async fn context(
     )
     .await?;
     let columns: Vec<Value> = v["list"]["columns"].as_array().cloned().unwrap_or_default();
+    let groups = v["group"]["counts"].as_array().cloned().unwrap_or_default();
+    let mut last_group: Option<&Value> = None;
     let rows: Vec<Value> = v["items"]
         .as_array()
         .into_iter()
@@ -56,7 +58,15 @@ async fn context(
                 .iter()
                 .map(|c| cell(&form, item, c["field"].as_str().unwrap_or("")))
                 .collect();
-            json!({"id": item["id"], "cells": cells, "state": item["state"]})
+            let mut row = json!({"id": item["id"], "cells": cells, "state": item["state"]});
+            // A header where the group changes, and atop every page.
+            if let Some(g) = item.get("group").filter(|g| last_group != Some(*g)) {
+                last_group = Some(g);
+                if let Some(found) = groups.iter().find(|c| &c["value"] == g) {
+                    row["group"] = json!({"label": found["label"], "count": found["count"]});
+                }
+            }
+            row
         })
         .collect();
     let get = |name: &str| {
@@ -142,6 +152,7 @@ async fn context(
     Ok(json!({
         "key": key, "views": views, "batch": batch, "current_query": current,
         "list": v["list"], "form_title": form.title, "columns": sortable, "rows": rows,
+        "group": v["group"],
         "filters": filters, "q": get("q"), "sort": get("sort"),
         "filtering": pairs.iter().any(|(k, _)| k == "q" || k.starts_with("filter[")),
         "total": total, "page": page, "pages": pages,
@@ -179,7 +190,7 @@ fn cell(form: &CompiledForm, item: &Value, field: &str) -> Value {
         } else {
             super::text("no")
         }),
-        Value::String(s) => json!(choice_label(form, field, s).unwrap_or_else(|| s.clone())),
+        Value::String(s) => json!(form.choice_label(field, s).unwrap_or(s)),
         Value::Number(n) => json!(n.to_string()),
         Value::Array(a) => json!(a
             .iter()
@@ -188,17 +199,6 @@ fn cell(form: &CompiledForm, item: &Value, field: &str) -> Value {
             .join("、")),
         Value::Object(_) => json!(""),
     }
-}
-
-/// The label of a choice value where the schema gives labels (`x-enum-labels` style
-/// `oneOf` with `const` and `title`); None for plain enums, whose values are their labels.
-fn choice_label(form: &CompiledForm, field: &str, value: &str) -> Option<String> {
-    form.schema["properties"][field]["oneOf"]
-        .as_array()?
-        .iter()
-        .find(|o| o["const"].as_str() == Some(value))
-        .and_then(|o| o["title"].as_str())
-        .map(str::to_string)
 }
 
 /// The input(s) of one declared filter, by the field's kind: a choice is a drop-down, a
