@@ -6,8 +6,7 @@
 // Screenshots at 1280 px and 375 px go to tests/browser/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startServer, launch, SCREENSHOTS, PASSWORD } from './server.mjs';
+import { startServer, launch, PHONE, DESKTOP, shot } from './server.mjs';
 
 let server, browser;
 before(async () => {
@@ -17,30 +16,15 @@ before(async () => {
   for (const [user, name, district] of [
     ['pudong_staff', '王小明', '浦东新区'], ['pudong_staff', '李小红', '浦东新区'], ['huangpu_staff', '赵大海', '黄浦区'],
   ]) {
-    const token = await apiLogin(user);
-    const r = await apiCall(token, 'POST', '/api/v1/forms/fire_relief/records', { data: application(name, district), action: 'submit' });
+    const token = await server.token(user);
+    const r = await server.api(token, 'POST', '/api/v1/forms/fire_relief/records', { data: application(name, district), action: 'submit' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
   }
 });
 after(async () => { await browser?.close(); await server?.stop(); });
 
-const PHONE = { width: 375, height: 740 };
-const DESKTOP = { width: 1280, height: 800 };
 const KEY = 'relief_by_district';
 const FILE = `lists/${KEY}.json`;
-
-async function apiLogin(username) {
-  const r = await apiCall(null, 'POST', '/api/v1/auth/login', { tenant: 'redcross', username, password: PASSWORD });
-  assert.equal(r.status, 200, `login ${username}`);
-  return r.body.token;
-}
-
-async function apiCall(token, method, path, body) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const r = await fetch(server.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
 
 function application(name, district) {
   return {
@@ -54,23 +38,9 @@ function application(name, district) {
   };
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  assert.equal(overflow, false, `${name}: no horizontal scrolling`);
-}
-
-async function login(page, username) {
-  await page.goto(server.base + '/login');
-  await page.fill('#tenant', 'redcross');
-  await page.fill('#username', username);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
-}
-
 /** The pack as the designer API has it: its version and files. */
 async function installed(token) {
-  const r = await apiCall(token, 'GET', '/api/v1/designer/packs/red-cross');
+  const r = await server.api(token, 'GET', '/api/v1/designer/packs/red-cross');
   assert.equal(r.status, 200);
   return r.body;
 }
@@ -78,12 +48,12 @@ async function installed(token) {
 const texts = (locator) => locator.evaluateAll((els) => els.map((e) => e.textContent.trim()));
 
 test('an admin designs a grouped list, a bad sort is refused by the server, the fixed list is published and grouped', async () => {
-  const admin = await apiLogin('admin');
+  const admin = await server.token('admin');
   const before = await installed(admin);
   const page = await browser.newPage({ viewport: DESKTOP });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await login(page, 'admin');
+  await server.signIn(page, 'admin');
   await page.goto(`${server.base}/designer/red-cross/lists`);
   await page.waitForSelector('#list-label');
 
@@ -174,7 +144,7 @@ test('an admin designs a grouped list, a bad sort is refused by the server, the 
 
   // On a phone: the grouped page, and the designer reopening the published list.
   const phone = await browser.newPage({ viewport: PHONE });
-  await login(phone, 'admin');
+  await server.signIn(phone, 'admin');
   await phone.goto(`${server.base}/lists/${KEY}`);
   assert.equal(await phone.locator('tr.group-row').count(), 2);
   await shot(phone, 'designer-list-grouped-phone');

@@ -10,47 +10,12 @@
 // horizontal page scrolling on the phone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startServer, launch, SCREENSHOTS, PASSWORD } from './server.mjs';
+import { startServer, launch, PHONE, DESKTOP, shot } from './server.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.stop(); });
 
-const PHONE = { width: 375, height: 740 };
-const DESKTOP = { width: 1280, height: 800 };
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  assert.equal(overflow, false, `${name}: no horizontal scrolling`);
-}
-
-async function login(page, username) {
-  await page.goto(server.base + '/login');
-  await page.fill('#tenant', 'redcross');
-  await page.fill('#username', username);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
-}
-
-/** A bearer token from the API's login. */
-async function token(username) {
-  const r = await fetch(server.base + '/api/v1/auth/login', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ tenant: 'redcross', username, password: PASSWORD }),
-  });
-  assert.equal(r.status, 200, `${username} logs in`);
-  return (await r.json()).token;
-}
-
-async function call(tok, method, path, body) {
-  const r = await fetch(server.base + path, {
-    method, headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: await r.json().catch(() => ({})) };
-}
 
 const cell = (role, action, form = 'fire_relief') =>
   `table[data-form="${form}"] input[data-role="${role}"][data-action="${action}"]`;
@@ -58,21 +23,21 @@ const cell = (role, action, form = 'fire_relief') =>
 test('the admin edits the roles matrix, publishes, and the new permissions apply without a restart', async () => {
   // Before: finance may not unmask, and the Pudong reviewer (scope org_tree) sees the
   // draft a Pudong clerk saved.
-  const finance = await token('finance');
-  const reviewer = await token('pudong_reviewer');
-  const clerk = await token('pudong_staff');
-  let r = await call(finance, 'GET', '/api/v1/forms/fire_relief');
+  const finance = await server.token('finance');
+  const reviewer = await server.token('pudong_reviewer');
+  const clerk = await server.token('pudong_staff');
+  let r = await server.api(finance, 'GET', '/api/v1/forms/fire_relief');
   assert.equal(r.status, 200);
   assert.ok(!r.body.permissions.includes('unmask'), `finance cannot unmask yet: ${r.body.permissions}`);
-  r = await call(clerk, 'POST', '/api/v1/forms/fire_relief/records', { data: { applicant_name: '王小明' } });
+  r = await server.api(clerk, 'POST', '/api/v1/forms/fire_relief/records', { data: { applicant_name: '王小明' } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
-  r = await call(reviewer, 'GET', '/api/v1/lists/fire_relief_all');
+  r = await server.api(reviewer, 'GET', '/api/v1/lists/fire_relief_all');
   assert.equal(r.body.total, 1, 'the reviewer sees the clerk’s record within the district');
 
   const page = await browser.newPage({ viewport: DESKTOP });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await login(page, 'admin');
+  await server.signIn(page, 'admin');
   await page.goto(server.base + '/designer/red-cross/roles');
   await page.locator(cell('finance', 'unmask')).waitFor();
 
@@ -170,12 +135,12 @@ test('the admin edits the roles matrix, publishes, and the new permissions apply
   assert.equal(await page.locator('.publish-bar .dirty').isHidden(), true, 'nothing left unpublished');
 
   // In effect at once, for tokens issued before the publish.
-  r = await call(finance, 'GET', '/api/v1/forms/fire_relief');
+  r = await server.api(finance, 'GET', '/api/v1/forms/fire_relief');
   assert.ok(r.body.permissions.includes('unmask'), `finance may unmask now: ${r.body.permissions}`);
-  r = await call(reviewer, 'GET', '/api/v1/lists/fire_relief_all');
+  r = await server.api(reviewer, 'GET', '/api/v1/lists/fire_relief_all');
   assert.equal(r.body.total, 0, 'scope own: the reviewer no longer sees the clerk’s record');
-  const admin = await token('admin');
-  r = await call(admin, 'GET', '/api/v1/designer/packs/red-cross');
+  const admin = await server.token('admin');
+  r = await server.api(admin, 'GET', '/api/v1/designer/packs/red-cross');
   assert.equal(r.body.roles.roles.district_reviewer.scope, 'own');
   assert.deepEqual(r.body.roles.roles.city_reviewer.grants.fire_relief, ['read', 'unmask', 'export']);
   assert.equal(r.body.roles.roles.finance.label, '市红会财务（含明文）');
@@ -184,7 +149,7 @@ test('the admin edits the roles matrix, publishes, and the new permissions apply
   const row = page.locator('[data-users] tr[data-user="city_reviewer"]');
   await row.locator('input[data-user-role="finance"]').check();
   await page.locator('[data-user-saved="city_reviewer"]').waitFor();
-  r = await call(admin, 'GET', '/api/v1/admin/users?q=city_reviewer');
+  r = await server.api(admin, 'GET', '/api/v1/admin/users?q=city_reviewer');
   assert.deepEqual(r.body.items.find((u) => u.username === 'city_reviewer').roles.sort(), ['city_reviewer', 'finance']);
   await row.locator('input[data-user-role="finance"]').uncheck();
   await page.locator('[data-user-saved="city_reviewer"]').waitFor();
@@ -194,7 +159,7 @@ test('the admin edits the roles matrix, publishes, and the new permissions apply
 
 test('the roles designer fits a phone', async () => {
   const page = await browser.newPage({ viewport: PHONE });
-  await login(page, 'admin');
+  await server.signIn(page, 'admin');
   await page.goto(server.base + '/designer/red-cross/roles');
   await page.locator(cell('finance', 'unmask')).waitFor();
   await page.locator('[data-users] tr[data-user="finance"]').waitFor();

@@ -7,33 +7,20 @@
 // the server accepts. Screenshots at 1280 px and 375 px; no horizontal scrolling on a phone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startServer, launch, SCREENSHOTS, PASSWORD } from './server.mjs';
+import { startServer, launch, PHONE, DESKTOP, shot } from './server.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.stop(); });
 
-const PHONE = { width: 375, height: 740 };
-const DESKTOP = { width: 1280, height: 800 };
 const FILE = 'workflows/relief.json';
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  assert.equal(overflow, false, `${name}: no horizontal scrolling`);
-}
 
 async function adminPage(viewport) {
   const page = await browser.newPage({ viewport });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.errors = errors;
-  await page.goto(server.base + '/login');
-  await page.fill('#tenant', 'redcross');
-  await page.fill('#username', 'admin');
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await server.signIn(page, 'admin');
   return page;
 }
 

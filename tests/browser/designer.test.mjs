@@ -7,30 +7,14 @@
 // 1280 px and 375 px go to tests/browser/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startServer, launch, SCREENSHOTS, PASSWORD } from './server.mjs';
+import { startServer, launch, PHONE, shot } from './server.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.stop(); });
 
-const PHONE = { width: 375, height: 740 };
 // Tall enough that dragging from the palette to the canvas needs no scrolling.
-const DESKTOP = { width: 1280, height: 1600 };
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  assert.equal(overflow, false, `${name}: no horizontal scrolling`);
-}
-
-async function login(page, username) {
-  await page.goto(server.base + '/login');
-  await page.fill('#tenant', 'redcross');
-  await page.fill('#username', username);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
-}
+const TALL = { width: 1280, height: 1600 };
 
 /** Sets the selected field's label and key in the property panel. */
 async function name(page, label, key) {
@@ -52,10 +36,10 @@ async function publish(page) {
 }
 
 test('an admin designs and publishes a form, a clerk fills it on a phone, a reviewer approves it', async () => {
-  const admin = await browser.newPage({ viewport: DESKTOP });
+  const admin = await browser.newPage({ viewport: TALL });
   const errors = [];
   admin.on('pageerror', (e) => errors.push(e.message));
-  await login(admin, 'admin');
+  await server.signIn(admin, 'admin');
   await Promise.all([admin.waitForNavigation(), admin.click('nav a[href="/designer"]')]);
   await shot(admin, 'designer-index-desktop');
   await Promise.all([admin.waitForNavigation(), admin.click('a[href="/designer/red-cross/forms"]')]);
@@ -136,7 +120,7 @@ test('an admin designs and publishes a form, a clerk fills it on a phone, a revi
 
   // The clerk, on a phone: the new form is on the home page.
   const clerk = await browser.newPage({ viewport: PHONE });
-  await login(clerk, 'pudong_staff');
+  await server.signIn(clerk, 'pudong_staff');
   await Promise.all([clerk.waitForNavigation(), clerk.click('a[href="/forms/supply_request/new"]')]);
   await clerk.fill('[name="/applicant"]', '王小明');
   await clerk.fill('[name="/items/0/name"]', '棉被');
@@ -165,7 +149,7 @@ test('an admin designs and publishes a form, a clerk fills it on a phone, a revi
 
   // The reviewer approves it from the inbox; the timeline shows both steps.
   const reviewer = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await login(reviewer, 'pudong_reviewer');
+  await server.signIn(reviewer, 'pudong_reviewer');
   await Promise.all([reviewer.waitForNavigation(), reviewer.click('nav a[href="/inbox"]')]);
   await Promise.all([reviewer.waitForNavigation(), reviewer.click(`a[href="/records/${id}"]`)]);
   await Promise.all([reviewer.waitForNavigation(), reviewer.click('form[action$="/actions/approve"] button')]);
@@ -180,7 +164,7 @@ test('an admin designs and publishes a form, a clerk fills it on a phone, a revi
 
 test('the form designer works on a phone and copies an existing form', async () => {
   const page = await browser.newPage({ viewport: PHONE });
-  await login(page, 'admin');
+  await server.signIn(page, 'admin');
   await page.goto(server.base + '/designer');
   await shot(page, 'designer-index-phone');
   await Promise.all([page.waitForNavigation(), page.click('a[href="/designer/red-cross/forms?from=red-cross/fire_relief"]')]);
@@ -194,7 +178,7 @@ test('the form designer works on a phone and copies an existing form', async () 
   await shot(page, 'designer-form-phone');
   // A form the user may not design is refused with a message, not a stack trace.
   const clerk = await browser.newPage({ viewport: PHONE });
-  await login(clerk, 'pudong_staff');
+  await server.signIn(clerk, 'pudong_staff');
   const r = await clerk.goto(server.base + '/designer/red-cross/forms/fire_relief');
   assert.equal(r.status(), 403);
   assert.match(await clerk.textContent('main'), /只有本单位管理员可以使用设计器/);

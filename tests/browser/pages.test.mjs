@@ -5,21 +5,12 @@
 // Screenshots of every page at 1280 px and 375 px go to tests/browser/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startServer, launch, SCREENSHOTS, PASSWORD } from './server.mjs';
+import { startServer, launch, PASSWORD, PHONE, DESKTOP, shot } from './server.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.stop(); });
 
-const PHONE = { width: 375, height: 740 };
-const DESKTOP = { width: 1280, height: 800 };
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  assert.equal(overflow, false, `${name}: no horizontal scrolling`);
-}
 
 async function login(page, username, viewportName) {
   await page.goto(server.base + '/');

@@ -6,9 +6,12 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const PASSWORD = 'browser-test-password';
+export const PHONE = { width: 375, height: 740 };
+export const DESKTOP = { width: 1280, height: 800 };
 export const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
 
 function freePort() {
@@ -36,8 +39,30 @@ export async function startServer() {
     if (proc.exitCode !== null) throw new Error(`formwork exited: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  /** A JSON request with a bearer token (or none): `{status, body}`. */
+  const api = async (token, method, path, body) => {
+    const headers = { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: await r.json().catch(() => ({})) };
+  };
   return {
     base,
+    api,
+    /** A bearer token of a demo user of tenant `redcross`, from the API's login. */
+    async token(username) {
+      const r = await api(null, 'POST', '/api/v1/auth/login', { tenant: 'redcross', username, password: PASSWORD });
+      assert.equal(r.status, 200, `${username} logs in`);
+      return r.body.token;
+    },
+    /** Signs a page in as a demo user of tenant `redcross` through the login page. */
+    async signIn(page, username) {
+      await page.goto(base + '/login');
+      await page.fill('#tenant', 'redcross');
+      await page.fill('#username', username);
+      await page.fill('#password', PASSWORD);
+      await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')]);
+    },
     log: () => log,
     async stop() { proc.kill('SIGINT'); await new Promise((r) => proc.once('exit', r)); rmSync(dataDir, { recursive: true, force: true }); },
   };
@@ -50,4 +75,11 @@ export async function launch() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** A full-page screenshot into SCREENSHOTS, asserting the page does not scroll sideways. */
+export async function shot(page, name) {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  assert.equal(overflow, false, `${name}: no horizontal scrolling`);
 }
