@@ -7,7 +7,7 @@
 // server with the rules of `formwork pack check` (problems point at the field); publishing
 // shows the diff and installs the pack's next version, so the form gets a new version.
 // "Copy this form" (表格复用) starts a new form from any form of the tenant's packs.
-import { Draft, Pack, h, tr, publishBar, keyFrom, isKey, move, problemList } from "./common.js";
+import { Draft, Pack, h, lang, tr, publishBar, keyFrom, isKey, move, problemList } from "./common.js";
 
 const T = tr({
   zh: {
@@ -186,7 +186,7 @@ function sync() {
 
 /** A plain approval workflow: draft → submitted → approved, with a return for correction. */
 function flowTemplate() {
-  const zh = T("title") === "表单名称";
+  const zh = lang === "zh";
   const s = (key, label, extra = {}) => ({ key, label, ...extra });
   return {
     label: `${schema.title || formKey}${zh ? "审批流程" : " approval"}`,
