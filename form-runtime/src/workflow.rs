@@ -1005,9 +1005,7 @@ impl Workflow {
                 t.effects
                     .iter()
                     .filter_map(|e| match e {
-                        Effect::Number(n) if n.form.as_deref().is_none_or(|f| f == form) => {
-                            Some(n)
-                        }
+                        Effect::Number(n) if n.form.as_deref().is_none_or(|f| f == form) => Some(n),
                         _ => None,
                     })
                     .collect()
