@@ -683,6 +683,14 @@ fn check_outward_effects(
                             }
                         }
                     }
+                    Effect::Number(n) => match &n.form {
+                        Some(f) if !users.contains(&f) => errs.push(PackError::new(
+                            &file,
+                            format!("{at}/number/form"),
+                            format!("form `{f}` does not use this workflow"),
+                        )),
+                        _ => {}
+                    },
                     Effect::Document(d) => match documents.get(d) {
                         None => errs.push(PackError::new(
                             &file,

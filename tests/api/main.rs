@@ -17,6 +17,7 @@ mod lists;
 mod openapi;
 mod pages;
 mod recruitment;
+mod red_cross_projects;
 mod roundtrip;
 mod sensitive;
 mod statistics;

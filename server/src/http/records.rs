@@ -434,7 +434,7 @@ pub(super) async fn write_create(
     if let Some(p) = &plan {
         let numbers: Vec<NumberEffect> = form
             .workflow
-            .number_effects(&p.from, &p.action)
+            .number_effects(&p.from, &p.action, &form.key)
             .into_iter()
             .cloned()
             .collect();
@@ -626,7 +626,7 @@ async fn prepare(
         .filter(|_| c.vote.is_none())
         .map(|a| {
             form.workflow
-                .number_effects(&row.state, a)
+                .number_effects(&row.state, a, &form.key)
                 .into_iter()
                 .cloned()
                 .collect()
