@@ -28,7 +28,10 @@ async fn readable(app: &AppState, actor: &Actor, def: &DashboardDef) -> ApiResul
 /// Handles `GET /api/v1/dashboards`: the dashboards with a tile the user may read.
 pub async fn list_dashboards(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     let mut items = Vec::new();
-    for (key, def) in DASHBOARDS.all::<DashboardDef>(&app.db, actor.tenant(), None).await? {
+    for (key, def) in DASHBOARDS
+        .all::<DashboardDef>(&app.db, actor.tenant(), None)
+        .await?
+    {
         if readable(&app, &actor, &def).await? {
             items.push(json!({"key": key, "label": def.label, "description": def.description}));
         }
