@@ -494,10 +494,17 @@ impl Pack {
                 ));
                 continue;
             };
-            let Some(wf) = parsed_workflows.get(&form.workflow) else {
+            let Some(wf) = workflows.get(&form.workflow) else {
                 continue; // the form's workflow is reported
             };
-            match crate::demo::CompiledDemo::check(&key, def, &form.schema, wf, &role_keys, &file) {
+            match crate::demo::CompiledDemo::check(
+                &key,
+                def,
+                &form.schema,
+                &wf.def,
+                &role_keys,
+                &file,
+            ) {
                 Ok(d) => {
                     demos.insert(key, d.def);
                 }
