@@ -43,7 +43,7 @@ pub async fn dashboard(
         Ok(Json(mut v)) => {
             for tile in v["tiles"].as_array_mut().into_iter().flatten() {
                 if let Some(value) = tile.get("value") {
-                    tile["shown"] = json!(number(value));
+                    tile["shown"] = json!(grouped(&number(value)));
                 }
                 if let Some(rows) = tile.get("rows").and_then(Value::as_array).cloned() {
                     let chart = json!({
@@ -62,6 +62,24 @@ pub async fn dashboard(
             render(Some(&actor), "dashboard.html", v)
         }
         Err(e) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}
+
+/// A shown number with thousands separated (`3,093,783.34`), as a headline reads best.
+fn grouped(shown: &str) -> String {
+    let (int, frac) = shown.split_once('.').unwrap_or((shown, ""));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{out}")
+    } else {
+        format!("{sign}{out}.{frac}")
     }
 }
 
