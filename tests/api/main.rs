@@ -4,6 +4,7 @@
 mod admin;
 mod attachments;
 mod concurrency;
+mod demo_data;
 mod designer;
 mod documents;
 mod exports;

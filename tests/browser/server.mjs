@@ -22,19 +22,22 @@ function freePort() {
   });
 }
 
-export async function startServer() {
+// The demo tenants start without demo records (the page tests count inbox items and file
+// their own records); `{ demoRecords: true }` starts them with the packs' demo data, as a
+// plain `formwork serve` does.
+export async function startServer({ demoRecords = false } = {}) {
   const bin = process.env.FORMWORK_BIN ?? 'target/debug/formwork';
   const dataDir = mkdtempSync(join(tmpdir(), 'formwork-browser-'));
   const port = await freePort();
   const proc = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL')), FORMWORK_DEMO_PASSWORD: PASSWORD },
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL')), FORMWORK_DEMO_PASSWORD: PASSWORD, ...(demoRecords ? {} : { FORMWORK_NO_DEMO_RECORDS: 'true' }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1200; i++) {
     try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not up yet */ }
     if (proc.exitCode !== null) throw new Error(`formwork exited: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
