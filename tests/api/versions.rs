@@ -154,6 +154,8 @@ async fn publish_v2(app: &TestApp) {
             .retain(|c| c["field"] != "fire_cause");
         files.0.insert(t.into(), serde_json::to_vec(&v).unwrap());
     }
+    // So does the demo data, which generates the dropped field.
+    files.0.retain(|path, _| !path.starts_with("demo/"));
     let pack = form_runtime::pack::Pack::load(&files).expect("changed pack is valid");
     let mut tx = app.db().begin().await.unwrap();
     formwork::store::packs::install(&mut tx, "redcross", &pack, None)

@@ -376,6 +376,8 @@ async fn a_countersign_moves_only_after_the_last_needed_vote() {
         "workflows/relief.json".into(),
         serde_json::to_vec(&wf).unwrap(),
     );
+    // The demo data walks the city approval the countersign replaces: not wanted here.
+    files.0.retain(|path, _| !path.starts_with("demo/"));
     app.tenant_with_files(
         "sign",
         &files,
