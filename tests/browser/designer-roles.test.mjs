@@ -127,7 +127,7 @@ test('the admin edits the roles matrix, publishes, and the new permissions apply
   assert.match(diff, /unmask/);
   // Only the changed lines: the file's comments and the other roles stay as they were.
   const deleted = await dialog.locator('.diff .del').allTextContents();
-  assert.deepEqual(deleted.map((l) => l.trim().split(' = ')[0].replace(/^- /, '')), ['scope', 'label', 'grants'], deleted.join(''));
+  assert.deepEqual(deleted.map((l) => l.trim().split(' = ')[0].replace(/^- /, '')), ['scope', 'label', 'fire_relief'], deleted.join(''));
   await shot(page, 'designer-roles-diff-desktop');
   await dialog.locator('[data-confirm-publish]').click();
   await page.locator('[data-published]').waitFor();

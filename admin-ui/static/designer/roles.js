@@ -101,7 +101,6 @@ const canon = () => JSON.stringify(Object.keys(roles).sort().map((k) => [k, role
 let pack, draft, FORM_ACTIONS, SCOPES;
 let roles = {};            // key → {label, scope, grants}, the draft
 let baseline = "";         // canon() of the roles as published
-let layout;                // comments and role order of roles.toml as published
 let removed = [];          // [{key, def}] published roles removed since, for undo
 let published = new Set(); // role keys as published
 let confirming = null;     // key of a role whose removal awaits confirmation
@@ -140,52 +139,22 @@ function setGrant(role, form, action, on) {
   sync();
 }
 
-// ---- roles.toml as text ----------------------------------------------------------------
-// The draft sends roles.toml as text written here rather than as JSON for the server to
-// serialise: the server's TOML drops the file's comments and reorders the roles, so the
-// diff before publishing would show the whole file rewritten. Written here, the comments at
-// the top and those right above a role stay, roles keep their order, and the diff shows only
-// what the admin changed. The server still parses and checks the text like any pack file.
+// ---- roles.toml -------------------------------------------------------------------------
+// The draft sends the roles as JSON; the server writes them into roles.toml in place
+// (toml_edit: comments, the order of roles and grants and each role's grants style stay), so
+// the diff before publishing shows only what the admin changed.
 
-const tomlString = (s) => JSON.stringify(String(s)).replace(/\x7f/g, "\\u007F");
-const tomlKey = (k) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : tomlString(k));
 const HEADER = /^\s*\[\s*roles\s*\.\s*(?:"([^"]+)"|([A-Za-z0-9_-]+))\s*(?:\.\s*grants\s*)?\]\s*(?:#.*)?$/;
 
-/** The original file's top comments, the comments above each role, and the roles' order. */
-function tomlLayout(text) {
-  const lines = String(text ?? "").split(/\r?\n/);
-  const head = [];
-  const above = {};
+/** Role keys in the order roles.toml lists them (the JSON comes sorted by key). */
+function roleOrder(text) {
   const order = [];
-  let i = 0;
-  for (; i < lines.length && !/^\s*\[/.test(lines[i]); i++) if (/^\s*(#.*)?$/.test(lines[i])) head.push(lines[i]);
-  let pending = [];
-  for (; i < lines.length; i++) {
-    const l = lines[i];
-    if (/^\s*#/.test(l)) { pending.push(l); continue; }
-    const m = HEADER.exec(l);
-    if (m) {
-      const key = m[1] ?? m[2];
-      if (!order.includes(key)) { order.push(key); above[key] = pending; }
-    }
-    pending = [];
+  for (const line of String(text ?? "").split(/\r?\n/)) {
+    const m = HEADER.exec(line);
+    const key = m && (m[1] ?? m[2]);
+    if (key && !order.includes(key)) order.push(key);
   }
-  while (head.length && !head[head.length - 1].trim()) head.pop();
-  return { head, above, order };
-}
-
-function rolesToml(layout) {
-  const out = [...layout.head];
-  const keys = Object.keys(roles);
-  if (!keys.length) return [...out, ...(out.length ? [""] : []), "[roles]", ""].join("\n");
-  for (const key of keys) {
-    const def = roles[key];
-    if (out.length) out.push("");
-    out.push(...(layout.above[key] ?? []), `[roles.${tomlKey(key)}]`, `label = ${tomlString(def.label ?? "")}`, `scope = ${tomlString(def.scope)}`);
-    const g = Object.entries(def.grants ?? {});
-    if (g.length) out.push(`grants = { ${g.map(([f, l]) => `${tomlKey(f)} = [${l.map(tomlString).join(", ")}]`).join(", ")} }`);
-  }
-  return out.join("\n") + "\n";
+  return order;
 }
 
 // ---- the workflow's view of a role ------------------------------------------------------
@@ -246,7 +215,7 @@ function toDraft() {
     delete draft.files[FILE];
     draft.changed();
   } else {
-    draft.set(FILE, rolesToml(layout));
+    draft.set(FILE, { roles });
   }
 }
 
@@ -583,8 +552,7 @@ function validate() {
 
 async function onPublished(body) {
   pack.revision = body.revision;
-  if (draft.files[FILE] !== undefined) pack.files[FILE] = draft.files[FILE];
-  layout = tomlLayout(pack.files[FILE]);
+  pack.files = (await Pack.open(packId)).files;
   baseline = canon();
   published = new Set(Object.keys(roles));
   removed = [];
@@ -609,10 +577,9 @@ async function main() {
   SCOPES = pack.scopes ?? ["own", "org", "org_tree", "tenant"];
   const unreadable = pack.roles === null && FILE in pack.files;
   // The roles in the file's order (the JSON comes sorted by key).
-  layout = tomlLayout(pack.files[FILE]);
   const loaded = clone(pack.roles?.roles ?? {});
   roles = {};
-  for (const k of [...layout.order.filter((k) => k in loaded), ...Object.keys(loaded)]) roles[k] ??= loaded[k];
+  for (const k of [...roleOrder(pack.files[FILE]).filter((k) => k in loaded), ...Object.keys(loaded)]) roles[k] ??= loaded[k];
   for (const def of Object.values(roles)) def.grants ??= {};
   baseline = canon();
   published = new Set(Object.keys(roles));

@@ -129,9 +129,12 @@ fn merge(base: &PackFiles, draft: &Draft) -> (PackFiles, Vec<PackError>) {
         let text = match value {
             Value::String(s) => s.clone(),
             v if path == "roles.toml" => {
+                let old = files
+                    .get(path)
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
                 match serde_json::from_value::<RolesFile>(v.clone())
                     .map_err(|e| e.to_string())
-                    .and_then(|r| toml::to_string_pretty(&r).map_err(|e| e.to_string()))
+                    .map(|r| edit_roles(old.as_deref(), &r))
                 {
                     Ok(t) => t,
                     Err(e) => {
@@ -145,6 +148,101 @@ fn merge(base: &PackFiles, draft: &Draft) -> (PackFiles, Vec<PackError>) {
         files.insert(path.clone(), text.into_bytes());
     }
     (PackFiles(files), problems)
+}
+
+/// `roles.toml` with `roles` written into `old` in place: comments, the order of roles and
+/// grants, and the style of each role's grants (inline or a `[roles.x.grants]` table) stay,
+/// so the diff shows only what changed. A file that does not parse is written anew.
+fn edit_roles(old: Option<&str>, roles: &RolesFile) -> String {
+    use toml_edit::{Array, DocumentMut, Item, Table, Value as Toml};
+    let mut doc: DocumentMut = old.and_then(|t| t.parse().ok()).unwrap_or_default();
+    if !doc.get("roles").is_some_and(Item::is_table_like) {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        doc.insert("roles", Item::Table(t));
+    }
+    let Some(all) = doc["roles"].as_table_like_mut() else {
+        return String::new();
+    };
+    let gone: Vec<String> = all
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .filter(|k| !roles.roles.contains_key(k))
+        .collect();
+    // The file's opening comments sit before its first role: they move to the next one when
+    // that role goes.
+    let first = |all: &dyn toml_edit::TableLike| {
+        all.iter()
+            .filter_map(|(k, v)| Some((v.as_table()?.position()?, k.to_string())))
+            .min()
+            .map(|(_, k)| k)
+    };
+    let opening = first(&*all).and_then(|k| {
+        let t = all.get(&k)?.as_table()?;
+        Some((k, t.decor().prefix()?.as_str()?.to_string()))
+    });
+    for k in gone {
+        all.remove(&k);
+    }
+    if let Some((_, text)) = opening.filter(|(k, _)| !all.contains_key(k)) {
+        if let Some(t) = first(&*all).and_then(|k| all.get_mut(&k)?.as_table_mut()) {
+            let own = t
+                .decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .trim_start_matches('\n')
+                .to_string();
+            t.decor_mut().set_prefix(format!("{text}{own}"));
+        }
+    }
+    /// Sets `key` to `value` unless it already holds it (so its formatting stays).
+    fn set(t: &mut dyn toml_edit::TableLike, key: &str, value: Toml) {
+        let same = t
+            .get(key)
+            .and_then(Item::as_value)
+            .is_some_and(|v| v.to_string().trim() == value.to_string().trim());
+        if !same {
+            t.insert(key, Item::Value(value));
+        }
+    }
+    for (key, def) in &roles.roles {
+        if !all.contains_key(key) {
+            all.insert(key, Item::Table(Table::new()));
+        }
+        let Some(role) = all.get_mut(key).and_then(Item::as_table_like_mut) else {
+            continue;
+        };
+        set(role, "label", Toml::from(def.label.as_str()));
+        let scope = serde_json::to_value(def.scope)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        set(role, "scope", Toml::from(scope.as_str()));
+        if def.grants.is_empty() {
+            role.remove("grants");
+            continue;
+        }
+        if !role.contains_key("grants") {
+            role.insert("grants", Item::Table(Table::new()));
+        }
+        let Some(grants) = role.get_mut("grants").and_then(Item::as_table_like_mut) else {
+            continue;
+        };
+        let gone: Vec<String> = grants
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !def.grants.contains_key(k))
+            .collect();
+        for k in gone {
+            grants.remove(&k);
+        }
+        for (form, actions) in &def.grants {
+            let list: Array = actions.iter().map(String::as_str).collect();
+            set(grants, form, Toml::Array(list));
+        }
+    }
+    doc.to_string()
 }
 
 /// `0.1.7` → `0.1.8`; anything else gets `.1` appended.
@@ -426,6 +524,23 @@ pub async fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_edited_in_place() {
+        let old = "# Roles\n\n[roles.staff]\nlabel = \"经办人\"\nscope = \"org_tree\"\n\n# the city\n[roles.city]\nlabel = \"市\"\nscope = \"tenant\"\n\n[roles.city.grants]\nloan = [\"read\"]\nfund = [\"read\", \"export\"]\n";
+        let mut roles: RolesFile = toml::from_str(old).unwrap();
+        let city = roles.roles.get_mut("city").unwrap();
+        city.grants
+            .insert("loan".into(), vec!["read".into(), "unmask".into()]);
+        roles.roles.remove("staff");
+        let text = edit_roles(Some(old), &roles);
+        assert_eq!(
+            text,
+            "# Roles\n\n# the city\n[roles.city]\nlabel = \"市\"\nscope = \"tenant\"\n\n[roles.city.grants]\nloan = [\"read\", \"unmask\"]\nfund = [\"read\", \"export\"]\n"
+        );
+        let back: RolesFile = toml::from_str(&text).unwrap();
+        assert_eq!(back.roles["city"].grants["loan"], ["read", "unmask"]);
+    }
 
     #[test]
     fn versions_move_by_one_patch() {
