@@ -6,6 +6,7 @@ mod attachments;
 mod concurrency;
 mod designer;
 mod documents;
+mod donation_registry;
 mod exports;
 mod flow;
 mod form_language;
