@@ -110,7 +110,11 @@ async fn patch(s: &Session, id: &str, data: Value) -> (StatusCode, Value) {
 
 /// The `(kind or action, actor, changes)` of a record's history.
 async fn history(s: &Session, id: &str) -> Vec<(String, String, Value)> {
-    let b = ok("events", s.get(&format!("/api/v1/records/{id}/events")).await).await;
+    let b = ok(
+        "events",
+        s.get(&format!("/api/v1/records/{id}/events")).await,
+    )
+    .await;
     b["items"]
         .as_array()
         .expect("items")
@@ -122,7 +126,10 @@ async fn history(s: &Session, id: &str) -> Vec<(String, String, Value)> {
                     .or(e["kind"].as_str())
                     .unwrap_or_default()
                     .to_string(),
-                e["actor"]["username"].as_str().unwrap_or_default().to_string(),
+                e["actor"]["username"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 e["changes"].clone(),
             )
         })
@@ -176,7 +183,11 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
         "{r}"
     );
     assert_eq!(
-        (&r["data"]["gender"], &r["data"]["age"], &r["data"]["card_no"]),
+        (
+            &r["data"]["gender"],
+            &r["data"]["reg_age"],
+            &r["data"]["card_no"]
+        ),
         (&json!("男"), &json!(74), &json!("SH-0001")),
         "gender and age at registration come from the ID number: {r}"
     );
@@ -189,7 +200,11 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
     .await;
     let (s, _) = desk.city.fire(&other, "approve", json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    ok("first review", desk.reviewer.fire(&other, "approve", json!({})).await).await;
+    ok(
+        "first review",
+        desk.reviewer.fire(&other, "approve", json!({})).await,
+    )
+    .await;
     let (s, _) = desk.reviewer.fire(&other, "approve", json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // One valid registration per ID number: a second one is refused, and nothing is filed.
@@ -203,18 +218,30 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["error"]["fields"][0]["rule"], "unique", "{b}");
     assert_eq!(
-        ids(&desk.city, &format!("/api/v1/lists/donation_registration_query?filter[id_number]={zhang_id}")).await,
+        ids(
+            &desk.city,
+            &format!("/api/v1/lists/donation_registration_query?filter[id_number]={zhang_id}")
+        )
+        .await,
         vec![zhang.clone()]
     );
 
     // 变更: the district opens a change with its reason, edits the changeable fields only, the
     // city approves; the history keeps the address before and after.
     let (s, b) = desk.staff.fire(&zhang, "change", json!({})).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a change needs its reason: {b}");
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a change needs its reason: {b}"
+    );
     ok(
         "change",
         desk.staff
-            .fire(&zhang, "change", json!({"comment": "登记人搬家，执行人变更"}))
+            .fire(
+                &zhang,
+                "change",
+                json!({"comment": "登记人搬家，执行人变更"}),
+            )
             .await,
     )
     .await;
@@ -229,7 +256,11 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    ok("submit change", desk.staff.fire(&zhang, "submit_change", json!({})).await).await;
+    ok(
+        "submit change",
+        desk.staff.fire(&zhang, "submit_change", json!({})).await,
+    )
+    .await;
     assert_eq!(record(&desk.city, &zhang).await["state"], "change_review");
     let b = ok(
         "approve change",
@@ -262,27 +293,46 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
     let (s, _) = patch(&desk.staff, &zhang, json!({"ethnicity": "汉族"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, b) = patch(&desk.city, &zhang, json!({"ethnicity": "汉族"})).await;
-    assert_eq!((s, &b["state"]), (StatusCode::OK, &json!("registered")), "{b}");
+    assert_eq!(
+        (s, &b["state"]),
+        (StatusCode::OK, &json!("registered")),
+        "{b}"
+    );
     let events = history(&desk.city, &zhang).await;
     let last = events.last().expect("events");
-    assert_eq!((last.0.as_str(), last.1.as_str()), ("update", "city_donation"));
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str()),
+        ("update", "city_donation")
+    );
     assert_eq!(last.2["ethnicity"], json!([null, "汉族"]));
 
     // 撤销: only with a reason; the revocation date defaults to today.
     let li = desk
-        .register(registration("李娜", &id_number("19900707", 24), "2025-04-20", "浦东新区"))
+        .register(registration(
+            "李娜",
+            &id_number("19900707", 24),
+            "2025-04-20",
+            "浦东新区",
+        ))
         .await;
     let (s, b) = desk.staff.fire(&li, "revoke", json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(
-        (&b["error"]["fields"][0]["pointer"], &b["error"]["fields"][0]["rule"]),
+        (
+            &b["error"]["fields"][0]["pointer"],
+            &b["error"]["fields"][0]["rule"]
+        ),
         (&json!("/revoke_reason"), &json!("required")),
         "{b}"
     );
     let b = ok(
         "revoke",
         desk.staff
-            .fire(&li, "revoke", json!({"data": {"revoke_reason": "本人书面申请撤销"}}))
+            .fire(
+                &li,
+                "revoke",
+                json!({"data": {"revoke_reason": "本人书面申请撤销"}}),
+            )
             .await,
     )
     .await;
@@ -299,11 +349,19 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
         .register(registration("王芳", &wang_id, "2025-04-15", "浦东新区"))
         .await;
     let (s, b) = desk.staff.fire(&wang, "realise", json!({})).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "the date of death is required: {b}");
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the date of death is required: {b}"
+    );
     let b = ok(
         "realise",
         desk.staff
-            .fire(&wang, "realise", json!({"data": {"death_date": "2025-09-01"}}))
+            .fire(
+                &wang,
+                "realise",
+                json!({"data": {"death_date": "2025-09-01"}}),
+            )
             .await,
     )
     .await;
@@ -341,8 +399,16 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (s, b) = patch(&desk.staff, &acceptance, json!({"registration": li})).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "the link is the effect's: {b}");
-    let b = ok("record", desk.staff.fire(&acceptance, "record", json!({})).await).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the link is the effect's: {b}"
+    );
+    let b = ok(
+        "record",
+        desk.staff.fire(&acceptance, "record", json!({})).await,
+    )
+    .await;
     assert_eq!(b["state"], "recorded");
 
     // 回访: a follow-up visit to the family, against the acceptance.
@@ -392,11 +458,18 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
         ids(&desk.staff, &format!("{q}?filter[id_number]={wang_id}")).await,
         vec![wang.clone()]
     );
-    assert!(ids(&desk.staff, &format!("{q}?filter[id_number]={}", &wang_id[..12]))
-        .await
-        .is_empty());
+    assert!(ids(
+        &desk.staff,
+        &format!("{q}?filter[id_number]={}", &wang_id[..12])
+    )
+    .await
+    .is_empty());
     assert_eq!(
-        ids(&desk.staff, &format!("{q}?filter[address][contains]=世纪大道")).await,
+        ids(
+            &desk.staff,
+            &format!("{q}?filter[address][contains]=世纪大道")
+        )
+        .await,
         vec![zhang.clone()]
     );
     for (state, want) in [
@@ -405,7 +478,11 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
         ("revoked", vec![li.clone()]),
         ("district_reviewed", vec![other.clone()]),
     ] {
-        assert_eq!(ids(&desk.staff, &format!("{q}?filter[state]={state}")).await, want, "{state}");
+        assert_eq!(
+            ids(&desk.staff, &format!("{q}?filter[state]={state}")).await,
+            want,
+            "{state}"
+        );
     }
 
     // 统计: by age band at registration (张伟 74, 王芳 85, 李娜 34, 赵敏 69) and by status.
@@ -415,7 +492,11 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
         map(&[("-39", 1), ("60-69", 1), ("70-79", 1), ("80-", 1)])
     );
     assert_eq!(
-        counts(&desk.staff, &format!("{by_age}?filter[state][in]=registered,realised")).await,
+        counts(
+            &desk.staff,
+            &format!("{by_age}?filter[state][in]=registered,realised")
+        )
+        .await,
         map(&[("70-79", 1), ("80-", 1)])
     );
     let b = ok(
@@ -433,10 +514,19 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
     }
     assert_eq!(
         by_state,
-        map(&[("district_reviewed", 1), ("realised", 1), ("registered", 1), ("revoked", 1)])
+        map(&[
+            ("district_reviewed", 1),
+            ("realised", 1),
+            ("registered", 1),
+            ("revoked", 1)
+        ])
     );
     assert_eq!(
-        counts(&desk.city, "/api/v1/statistics/donation_acceptance_by_month").await,
+        counts(
+            &desk.city,
+            "/api/v1/statistics/donation_acceptance_by_month"
+        )
+        .await,
         map(&[("2025-09", 1)])
     );
     assert_eq!(
@@ -465,10 +555,14 @@ async fn districts_see_only_their_own_donors_and_masked_without_unmask() {
     let q = "/api/v1/lists/donation_registration_query";
     // Each district sees its own registrations only, even when asking by the other's ID number.
     assert_eq!(ids(&huangpu, q).await, vec![theirs.clone()]);
-    assert!(ids(&huangpu, &format!("{q}?filter[id_number]={pudong_id}")).await.is_empty());
+    assert!(ids(&huangpu, &format!("{q}?filter[id_number]={pudong_id}"))
+        .await
+        .is_empty());
     let (s, _) = huangpu.get(&format!("/api/v1/records/{mine}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = huangpu.fire(&mine, "revoke", json!({"data": {"revoke_reason": "x"}})).await;
+    let (s, _) = huangpu
+        .fire(&mine, "revoke", json!({"data": {"revoke_reason": "x"}}))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(ids(&desk.staff, q).await, vec![mine.clone()]);
     let by_age = "/api/v1/statistics/donation_registration_by_age";
