@@ -533,6 +533,37 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
         counts(&desk.city, "/api/v1/statistics/donation_acceptance_by_age").await,
         map(&[("80-", 1)])
     );
+
+    // 删除 of an acceptance is the city's soft delete: a reason, a state, the history keeps it;
+    // counting only recorded acceptances leaves it out, and it can be restored.
+    let (s, _) = desk.city.fire(&acceptance, "delete", json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let b = ok(
+        "delete",
+        desk.city
+            .fire(
+                &acceptance,
+                "delete",
+                json!({"comment": "重复录入，已另行登记"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(b["state"], "deleted");
+    let recorded = "/api/v1/statistics/donation_acceptance_by_age?filter[state]=recorded";
+    assert!(counts(&desk.city, recorded).await.is_empty());
+    let events = history(&desk.city, &acceptance).await;
+    assert!(events
+        .iter()
+        .any(|(what, who, _)| what == "delete" && who == "city_donation"));
+    ok(
+        "restore",
+        desk.city
+            .fire(&acceptance, "restore", json!({"comment": "误删恢复"}))
+            .await,
+    )
+    .await;
+    assert_eq!(counts(&desk.city, recorded).await, map(&[("80-", 1)]));
 }
 
 #[tokio::test]
@@ -595,6 +626,34 @@ async fn districts_see_only_their_own_donors_and_masked_without_unmask() {
         (&r["data"]["id_number"], &r["data"]["phone"]),
         (&json!(pudong_id), &json!("13812345678"))
     );
+    // The registration certificate and the register export follow the same masking.
+    let cert = format!("/api/v1/records/{mine}/documents/donation_certificate");
+    let (s, _, html) = desk.staff.download(&cert).await;
+    let html = String::from_utf8(html).expect("utf-8");
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("遗体（角膜）捐献登记证明")
+            && html.contains(&masked_id)
+            && !html.contains(&pudong_id),
+        "{html}"
+    );
+    let (_, _, html) = desk.city.download(&cert).await;
+    assert!(String::from_utf8(html).expect("utf-8").contains(&pudong_id));
+    let export = format!("{q}/export?format=csv&template=donation_registration_register");
+    let (s, _, csv) = desk.staff.download(&export).await;
+    let csv = String::from_utf8(csv).expect("utf-8");
+    assert_eq!(s, StatusCode::OK, "{csv}");
+    assert!(
+        csv.contains("张伟") && csv.contains(&masked_id) && !csv.contains("陈刚"),
+        "{csv}"
+    );
+    let (_, _, csv) = desk.city.download(&export).await;
+    let csv = String::from_utf8(csv).expect("utf-8");
+    assert!(
+        csv.contains(&pudong_id) && csv.contains(&huangpu_id),
+        "{csv}"
+    );
+
     // The mobile query role reads, masked, and files nothing.
     let (s, _) = query
         .post(
