@@ -389,6 +389,17 @@ async fn donation_is_registered_changed_edited_revoked_realised_and_followed_up(
     ] {
         assert_eq!(a["data"][field], want, "{field}: {a}");
     }
+    // Completing the acceptance is the district's task; the valid registrations, whose
+    // change, revocation and realisation are `"task": false`, are in nobody's inbox.
+    assert_eq!(
+        ids(&desk.staff, "/api/v1/inbox").await,
+        vec![acceptance.clone()]
+    );
+    let city_inbox = ids(&desk.city, "/api/v1/inbox").await;
+    assert!(
+        !city_inbox.contains(&zhang) && !city_inbox.contains(&wang),
+        "{city_inbox:?}"
+    );
     let (s, b) = desk.staff.fire(&acceptance, "record", json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "incomplete: {b}");
     let (s, b) = patch(
