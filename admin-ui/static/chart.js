@@ -80,10 +80,11 @@ function pie(svg, labels, values, w, h) {
 for (const figure of document.querySelectorAll("[data-chart]")) {
   const data = JSON.parse(figure.querySelector("[data-chart-data]").textContent);
   const area = figure.querySelector("[data-chart-area]");
+  // A statistic page offers a measure and a kind; a dashboard tile fixes both (data-kind).
   const measure = figure.querySelector("[data-chart-measure]");
-  let kind = "bar";
+  let kind = figure.dataset.kind || "bar";
   const draw = () => {
-    const m = Number(measure.value || 0);
+    const m = Number(measure?.value || 0);
     const values = data.values.map((row) => (typeof row[m] === "number" ? row[m] : null));
     const w = Math.max(area.clientWidth, 280), h = kind === "pie" ? 260 : 300;
     const svg = el("svg", { viewBox: `0 0 ${w} ${h}`, width: "100%", height: h, role: "img", "aria-label": `${data.measures[m]}` });
@@ -95,7 +96,7 @@ for (const figure of document.querySelectorAll("[data-chart]")) {
     figure.querySelectorAll("[data-chart-kind]").forEach((x) => x.setAttribute("aria-pressed", String(x === b)));
     draw();
   }));
-  measure.addEventListener("change", draw);
+  measure?.addEventListener("change", draw);
   addEventListener("resize", draw);
   draw();
 }

@@ -7,6 +7,8 @@
 
 pub mod attachment;
 pub mod batch_rule;
+pub mod dashboard;
+pub mod demo;
 pub mod document;
 pub mod error;
 pub mod export;

@@ -11,6 +11,8 @@
 //! exports/<key>.json   export templates: spreadsheet layouts of a form's records
 //! imports/<key>.json   import templates: workbook columns → fields, upsert key, action
 //! catalogues/<key>.json option lists and trees
+//! dashboards/<key>.json headline figures and charts of the statistics
+//! demo/<form>.json     demo data: how many records of the form to generate, and how
 //! roles.toml           roles, data scopes, grants
 //! ```
 //!
@@ -116,6 +118,10 @@ pub struct Pack {
     pub exports: BTreeMap<String, crate::export::ExportDef>,
     /// Import templates (导入模板) by key.
     pub imports: BTreeMap<String, crate::import::ImportDef>,
+    /// Dashboards (数据看板) by key.
+    pub dashboards: BTreeMap<String, crate::dashboard::DashboardDef>,
+    /// Demo data (演示数据) by form key.
+    pub demos: BTreeMap<String, crate::demo::DemoDef>,
     /// The files it was loaded from, kept so an installed pack can be exported and edited.
     pub files: PackFiles,
 }
@@ -445,6 +451,67 @@ impl Pack {
             }
         }
 
+        let mut dashboards = BTreeMap::new();
+        let stat_forms: BTreeMap<String, crate::dashboard::StatisticForm<'_>> = statistics
+            .iter()
+            .filter_map(|(k, def): (&String, &StatisticDef)| {
+                let fields = form_fields.get(&def.form)?;
+                let (_, src) = forms.get(&def.form)?;
+                Some((
+                    k.clone(),
+                    crate::dashboard::StatisticForm {
+                        def,
+                        fields,
+                        schema: &src.schema,
+                    },
+                ))
+            })
+            .collect();
+        for (key, file, bytes) in entries(files, "dashboards/", ".json", &mut errs) {
+            let Some(def) = parse_json::<crate::dashboard::DashboardDef>(&file, bytes, &mut errs)
+            else {
+                continue;
+            };
+            let found = crate::dashboard::check(&def, &stat_forms, &file);
+            if found.is_empty() {
+                dashboards.insert(key, def);
+            } else {
+                errs.extend(found);
+            }
+        }
+        drop(stat_forms);
+
+        let mut demos = BTreeMap::new();
+        for (key, file, bytes) in entries(files, "demo/", ".json", &mut errs) {
+            let Some(def) = parse_json::<crate::demo::DemoDef>(&file, bytes, &mut errs) else {
+                continue;
+            };
+            let Some((_, form)) = forms.get(&key) else {
+                errs.push(PackError::new(
+                    &file,
+                    "",
+                    format!("form `{key}` is not defined in forms/: a demo file is named after its form"),
+                ));
+                continue;
+            };
+            let Some(wf) = workflows.get(&form.workflow) else {
+                continue; // the form's workflow is reported
+            };
+            match crate::demo::CompiledDemo::check(
+                &key,
+                def,
+                &form.schema,
+                &wf.def,
+                &role_keys,
+                &file,
+            ) {
+                Ok(d) => {
+                    demos.insert(key, d.def);
+                }
+                Err(e) => errs.extend(e),
+            }
+        }
+
         for (rk, role) in &roles {
             if rk == BUILTIN_ADMIN {
                 errs.push(PackError::new(
@@ -511,6 +578,8 @@ impl Pack {
                     "batches/",
                     "exports/",
                     "imports/",
+                    "dashboards/",
+                    "demo/",
                 ]
                 .iter()
                 .any(|d| path.starts_with(d))
@@ -540,6 +609,8 @@ impl Pack {
                 batches,
                 exports,
                 imports,
+                dashboards,
+                demos,
                 files: files.clone(),
             }),
             _ => Err(errs),
@@ -683,6 +754,14 @@ fn check_outward_effects(
                             }
                         }
                     }
+                    Effect::Number(n) => match &n.form {
+                        Some(f) if !users.contains(&f) => errs.push(PackError::new(
+                            &file,
+                            format!("{at}/number/form"),
+                            format!("form `{f}` does not use this workflow"),
+                        )),
+                        _ => {}
+                    },
                     Effect::Document(d) => match documents.get(d) {
                         None => errs.push(PackError::new(
                             &file,

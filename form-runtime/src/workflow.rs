@@ -320,6 +320,10 @@ pub struct NumberEffect {
     pub sequence: String,
     /// Text with `{n}`, `{n:06}` (zero-padded) and optionally `{year}`.
     pub format: String,
+    /// Only records of this form are numbered by the effect: a workflow shared by several
+    /// forms gives each its own sequence and prefix. Default: every form of the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<String>,
 }
 
 impl NumberEffect {
@@ -1007,18 +1011,16 @@ impl Workflow {
             .unwrap_or_default()
     }
 
-    /// The numbering effects of a transition.
-    pub fn number_effects(&self, from: &str, action: &str) -> Vec<&NumberEffect> {
+    /// The numbering effects of a transition that number records of `form` (those without
+    /// a `form` of their own and those naming it).
+    pub fn number_effects(&self, from: &str, action: &str, form: &str) -> Vec<&NumberEffect> {
         self.transition(from, action)
             .map(|t| {
                 t.effects
                     .iter()
-                    .filter_map(|e| {
-                        if let Effect::Number(n) = e {
-                            Some(n)
-                        } else {
-                            None
-                        }
+                    .filter_map(|e| match e {
+                        Effect::Number(n) if n.form.as_deref().is_none_or(|f| f == form) => Some(n),
+                        _ => None,
                     })
                     .collect()
             })
@@ -1285,6 +1287,7 @@ mod number_tests {
             field: "app_no".into(),
             sequence: "s".into(),
             format: "HZ-{year}-{n:06}".into(),
+            form: None,
         };
         assert_eq!(n.render(123, 2026), "HZ-2026-000123");
         assert!(n.yearly());
@@ -1292,9 +1295,38 @@ mod number_tests {
             field: "f".into(),
             sequence: "s".into(),
             format: "No.{n}".into(),
+            form: None,
         };
         assert_eq!(plain.render(7, 2026), "No.7");
         assert!(!plain.yearly());
+    }
+
+    #[test]
+    fn a_number_effect_with_a_form_numbers_only_that_forms_records() {
+        let wf: super::WorkflowDef = serde_json::from_value(serde_json::json!({
+            "label": "w", "initial": "draft",
+            "states": [{"key": "draft", "label": "草稿"}, {"key": "submitted", "label": "已提交"}],
+            "transitions": [{"action": "submit", "label": "提交", "from": "draft", "to": "submitted", "roles": ["r"],
+                "effects": [
+                    {"number": {"field": "app_no", "sequence": "a", "format": "A-{n}", "form": "a"}},
+                    {"number": {"field": "app_no", "sequence": "b", "format": "B-{n}", "form": "b"}},
+                    {"number": {"field": "serial", "sequence": "all", "format": "{n}"}}
+                ]}]
+        }))
+        .expect("workflow");
+        let w = super::Workflow {
+            key: "w".into(),
+            def: wf,
+        };
+        let seqs = |form: &str| -> Vec<String> {
+            w.number_effects("draft", "submit", form)
+                .iter()
+                .map(|n| n.sequence.clone())
+                .collect()
+        };
+        assert_eq!(seqs("a"), ["a", "all"]);
+        assert_eq!(seqs("b"), ["b", "all"]);
+        assert_eq!(seqs("c"), ["all"]);
     }
 }
 

@@ -248,6 +248,10 @@ fn every_example_in_the_pack_manual_loads() {
     assert_eq!(keys(&pack.workflows), ["loan"]);
     assert_eq!(keys(&pack.lists), ["loan_ledger", "my_loans"]);
     assert_eq!(keys(&pack.imports), ["loan_batch"]);
+    assert_eq!(keys(&pack.dashboards), ["loan_overview"]);
+    assert_eq!(pack.dashboards["loan_overview"].tiles.len(), 5);
+    assert!(pack.dashboards["loan_overview"].tiles[0].drill);
+    assert_eq!(keys(&pack.demos), ["loan"]);
     assert_eq!(pack.imports["loan_batch"].action.as_deref(), Some("submit"));
     assert_eq!(
         keys(&pack.roles),
@@ -380,7 +384,15 @@ fn every_broken_example_is_reported_at_its_pointer_with_the_lines_shown() {
     }
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["forms", "lists", "pack.toml", "roles.toml", "workflows"],
+        [
+            "dashboards",
+            "demo",
+            "forms",
+            "lists",
+            "pack.toml",
+            "roles.toml",
+            "workflows"
+        ],
         "every kind of pack file has a broken example"
     );
 }
@@ -799,4 +811,59 @@ fn every_state_fragment_in_the_manual_is_a_valid_state() {
             assert!(t.seconds().is_some(), "{}: bad duration", b.at());
         }
     }
+}
+
+#[test]
+fn the_example_demo_file_makes_records_the_form_accepts() {
+    use form_runtime::demo::{CompiledDemo, Step};
+    let (_, _, pack) = good_pack();
+    let form = compiled_form(&pack, "loan");
+    let roles = pack.roles.keys().cloned().collect();
+    let demo = CompiledDemo::check(
+        "loan",
+        pack.demos["loan"].clone(),
+        &pack.forms["loan"].schema,
+        &pack.workflows["loan"],
+        &roles,
+        "demo/loan.json",
+    )
+    .expect("the example demo file checks");
+    let wf = &form.workflow;
+    let borrower = strings(&["borrower"]);
+    let allowed = wf
+        .edit_rule("draft", &borrower)
+        .and_then(|r| r.fields.clone());
+    let now = chrono::Utc::now();
+    let mut states = BTreeSet::new();
+    for i in 0..demo.def.count {
+        let mut rec = demo.record(i, now);
+        states.insert(rec.state.clone());
+        assert_eq!(rec.times.len(), rec.steps.len() + 1);
+        assert!(rec.times.windows(2).all(|w| w[0] <= w[1]) && rec.times[0] <= now);
+        let names = [String::from("信息中心")];
+        let step = Step {
+            at: rec.times[0],
+            org_names: &names,
+        };
+        let fields = demo.creation_fields(allowed.as_deref());
+        let mut data = demo.values(&mut rec.rng, &fields, &serde_json::Map::new(), &step);
+        for (from, action) in &rec.steps {
+            let t = wf
+                .transition(from, action)
+                .expect("a path of real transitions");
+            let more = demo.values(&mut rec.rng, &demo.transition_fields(t), &data, &step);
+            data.extend(more);
+        }
+        let data = Value::Object(data);
+        if let Err(e) = form.validate(&data, Completeness::Complete) {
+            panic!("demo record {i} is invalid: {e:?}\n{data}");
+        }
+        if let Some(q) = data.get("approved_quantity") {
+            assert!(q.as_i64() <= data["quantity"].as_i64());
+        }
+    }
+    assert!(
+        states.len() >= 4,
+        "the records end in several states: {states:?}"
+    );
 }

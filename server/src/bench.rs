@@ -359,6 +359,7 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
         listen: "127.0.0.1:0".parse()?,
         demo: true,
         demo_password: Some(PASSWORD.into()),
+        demo_records: false,
         session_hours: 2,
         max_connections: 32,
         timer_interval: std::time::Duration::from_secs(30),

@@ -44,6 +44,9 @@ enum Command {
     /// Export a list to .xlsx or .csv as one of the tenant's users (their scope, grants and
     /// masking), with a progress bar.
     Export(ExportArgs),
+    /// Generate the demo records the packs installed in a tenant ask for (demo/<form>.json),
+    /// filed and worked by the tenant's users, with a progress line.
+    DemoData(DemoDataArgs),
     /// Import an .xlsx or .xls workbook into a form as one of the tenant's users, checked as
     /// the API checks it (all or nothing unless --valid-only), with a progress bar.
     Import(ImportArgs),
@@ -91,6 +94,21 @@ struct ImportArgs {
     /// Print the whole report as JSON on standard output instead of a summary.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct DemoDataArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// File holding the master key (as for `serve`); or FORMWORK_MASTER_KEY.
+    #[arg(long, env = "FORMWORK_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Tenant code.
+    #[arg(long)]
+    tenant: String,
+    /// Only this installed pack's demo files (default: every installed pack's).
+    #[arg(long)]
+    pack: Option<String>,
 }
 
 #[derive(Args)]
@@ -151,6 +169,10 @@ struct ServeArgs {
     /// Do not create the demo tenants in an empty database.
     #[arg(long)]
     no_demo: bool,
+    /// Create the demo tenants without the demo records their packs generate
+    /// (demo/<form>.json).
+    #[arg(long, env = "FORMWORK_NO_DEMO_RECORDS")]
+    no_demo_records: bool,
     /// Password for the demo users (random and printed once when unset).
     #[arg(long, env = "FORMWORK_DEMO_PASSWORD", hide_env_values = true)]
     demo_password: Option<String>,
@@ -293,6 +315,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(a) => serve(a).await?,
         Command::Export(a) => export(a).await?,
+        Command::DemoData(a) => demo_data(a).await?,
         Command::Import(a) => return import(a).await,
         Command::Migrate(db) => {
             db.connect().await?;
@@ -493,6 +516,7 @@ impl Operator {
             listen: "127.0.0.1:0".parse()?,
             demo: false,
             demo_password: None,
+            demo_records: false,
             session_hours: 1,
             max_connections: 4,
             timer_interval: std::time::Duration::from_secs(30),
@@ -764,6 +788,35 @@ async fn import(a: ImportArgs) -> anyhow::Result<std::process::ExitCode> {
     })
 }
 
+async fn demo_data(a: DemoDataArgs) -> anyhow::Result<()> {
+    let config = Config {
+        database_url: a.db.url()?,
+        listen: "127.0.0.1:0".parse()?,
+        demo: false,
+        demo_password: None,
+        demo_records: false,
+        session_hours: 1,
+        max_connections: 4,
+        timer_interval: std::time::Duration::from_secs(30),
+        data_dir: a.db.data_dir.clone(),
+        master_key: key_source(a.key_file.as_ref())?,
+    };
+    let (app, _) = crate::startup::state(&config).await?;
+    if !tenants::exists(&app.db, &a.tenant).await? {
+        bail!("no tenant {}", a.tenant);
+    }
+    let started = std::time::Instant::now();
+    let made = crate::demo::generate(&app, &a.tenant, a.pack.as_deref()).await?;
+    if made.is_empty() {
+        println!("the packs of {} ask for no demo data", a.tenant);
+    }
+    for (form, n) in &made {
+        println!("{}: {n} demo record(s) of {form}", a.tenant);
+    }
+    println!("took {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let url = a.db.url()?;
     let master_key = a.key_source()?;
@@ -772,6 +825,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         listen: a.listen,
         demo: !a.no_demo,
         demo_password: a.demo_password,
+        demo_records: !a.no_demo_records,
         session_hours: a.session_hours,
         max_connections: 16,
         timer_interval: std::time::Duration::from_secs(a.timer_interval_secs),

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod crypto;
+pub mod demo;
 pub mod export;
 pub mod http;
 pub mod outbox;

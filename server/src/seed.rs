@@ -90,6 +90,8 @@ pub struct DemoReport {
     pub password: String,
     /// (tenant, username, display name, roles).
     pub logins: Vec<(String, String, String, Vec<String>)>,
+    /// The tenants created.
+    pub tenants: Vec<String>,
 }
 
 /// Creates the demo tenants of `seed/demo.toml`, each in one transaction.
@@ -99,6 +101,7 @@ pub async fn demo(db: &Db, password: &str) -> anyhow::Result<DemoReport> {
     let mut report = DemoReport {
         password: password.to_string(),
         logins: Vec::new(),
+        tenants: Vec::new(),
     };
     for t in file.tenants {
         let mut tx = db.begin().await?;
@@ -135,6 +138,7 @@ pub async fn demo(db: &Db, password: &str) -> anyhow::Result<DemoReport> {
             ));
         }
         tx.commit().await?;
+        report.tenants.push(t.key.clone());
     }
     Ok(report)
 }

@@ -28,6 +28,9 @@ pub struct Config {
     pub demo: bool,
     /// Password of the demo users; random when None.
     pub demo_password: Option<String>,
+    /// With the demo tenants, also generate the demo records their packs ask for
+    /// (`demo/<form>.json`).
+    pub demo_records: bool,
     /// How long a session lasts.
     pub session_hours: i64,
     /// Connections in the pool.
@@ -94,6 +97,13 @@ pub async fn state(config: &Config) -> anyhow::Result<(AppState, Option<DemoRepo
         keys,
         data_dir: config.data_dir.clone(),
     });
+    if let (Some(report), true) = (&demo, config.demo_records) {
+        for t in &report.tenants {
+            crate::demo::generate(&state, t, None)
+                .await
+                .with_context(|| format!("generating the demo records of {t} failed"))?;
+        }
+    }
     Ok((state, demo))
 }
 

@@ -96,7 +96,7 @@ fn pack_check_reports_undefined_role_and_every_other_problem_at_once() {
     });
     let (ok, out) = check(dir.path());
     assert!(!ok);
-    assert!(out.lines().any(|l| l == "workflows/relief.json#/transitions/7/roles/0: role `treasurer` is not defined in roles.toml"), "{out}");
+    assert!(out.lines().any(|l| l == "workflows/relief.json#/transitions/8/roles/0: role `treasurer` is not defined in roles.toml"), "{out}");
     assert!(
         out.lines()
             .any(|l| l.starts_with("workflows/relief.json#/initial:")),

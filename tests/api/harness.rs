@@ -102,6 +102,9 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().expect("addr"),
             demo: true,
             demo_password: Some(PASSWORD.into()),
+            // The tests count inbox items and records: the demo tenants start empty
+            // (tests/api/demo_data.rs generates the demo records itself).
+            demo_records: false,
             session_hours: 1,
             max_connections: 8,
             timer_interval: std::time::Duration::from_millis(200),

@@ -92,7 +92,14 @@ async fn forms_show_schema_workflow_and_the_users_actions() {
     let app = TestApp::spawn().await;
     let staff = app.login("redcross", "pudong_staff").await;
     let (_, forms) = staff.get("/api/v1/forms").await;
-    assert_eq!(forms["items"][0]["key"], "fire_relief");
+    assert!(
+        forms["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["key"] == "fire_relief"),
+        "{forms}"
+    );
     let (s, form) = staff.get("/api/v1/forms/fire_relief").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(

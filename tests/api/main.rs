@@ -4,6 +4,7 @@
 mod admin;
 mod attachments;
 mod concurrency;
+mod demo_data;
 mod designer;
 mod documents;
 mod donation_registry;
@@ -18,6 +19,7 @@ mod lists;
 mod openapi;
 mod pages;
 mod recruitment;
+mod red_cross_projects;
 mod roundtrip;
 mod sensitive;
 mod statistics;

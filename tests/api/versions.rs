@@ -44,7 +44,13 @@ async fn changed_form_is_a_new_version_and_old_records_keep_theirs() {
         .unwrap();
     tx.commit().await.unwrap();
     app.state.catalog.invalidate("redcross");
-    assert_eq!(report.published, [("fire_relief".to_string(), 2)]);
+    // Every form of the changed workflow (relief.json serves five projects) is republished;
+    // fire relief, whose schema changed too, among them.
+    assert!(
+        report.published.contains(&("fire_relief".to_string(), 2)),
+        "{:?}",
+        report.published
+    );
 
     let (_, form) = staff.get("/api/v1/forms/fire_relief").await;
     assert_eq!(form["version"], 2);
@@ -148,6 +154,8 @@ async fn publish_v2(app: &TestApp) {
             .retain(|c| c["field"] != "fire_cause");
         files.0.insert(t.into(), serde_json::to_vec(&v).unwrap());
     }
+    // So does the demo data, which generates the dropped field.
+    files.0.retain(|path, _| !path.starts_with("demo/"));
     let pack = form_runtime::pack::Pack::load(&files).expect("changed pack is valid");
     let mut tx = app.db().begin().await.unwrap();
     formwork::store::packs::install(&mut tx, "redcross", &pack, None)

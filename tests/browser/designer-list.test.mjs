@@ -6,7 +6,7 @@
 // Screenshots at 1280 px and 375 px go to tests/browser/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, PHONE, DESKTOP, shot } from './server.mjs';
+import { startServer, launch, PHONE, DESKTOP, shot, application } from './server.mjs';
 
 let server, browser;
 before(async () => {
@@ -25,18 +25,6 @@ after(async () => { await browser?.close(); await server?.stop(); });
 
 const KEY = 'relief_by_district';
 const FILE = `lists/${KEY}.json`;
-
-function application(name, district) {
-  return {
-    applicant_name: name, id_number: '11010519491231002X', phone: '13812345678', district,
-    street: '花木街道', address: `${district}花木路100弄3号502室`, fire_date: '2026-10-08',
-    fire_address: `${district}花木路100弄3号502室`, housing_type: '居住性房屋', residency_type: '户籍居民',
-    fire_cause: '电线老化', deaths: 0, injured: 0,
-    members: [{ name, relation: '本人', id_number: '11010519491231002X', casualty: '无' }],
-    loss_desc: '厨房及客厅家具家电烧毁', loss_amount: 52000.5, requested_amount: 10000,
-    bank_name: '中国工商银行上海分行', bank_account: '6222021234567890128', promise: true,
-  };
-}
 
 /** The pack as the designer API has it: its version and files. */
 async function installed(token) {

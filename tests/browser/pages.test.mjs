@@ -1,11 +1,12 @@
 // The generated pages as their users meet them: a district clerk files a fire-relief
 // application on a 375 px phone (a field error, fixed, then submitted), the district
-// reviewer approves it from the inbox on a desktop, and the record's timeline shows both
-// steps. Pages without a session go to the login; forbidden or missing pages say so.
+// reviewer approves it from the inbox on a desktop, the city reviewer approves it with the
+// approved amount the action asks for, and the record's timeline shows every step. Pages
+// without a session go to the login; forbidden or missing pages say so.
 // Screenshots of every page at 1280 px and 375 px go to tests/browser/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, PASSWORD, PHONE, DESKTOP, shot } from './server.mjs';
+import { startServer, launch, PASSWORD, PHONE, DESKTOP, shot, application } from './server.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
@@ -99,6 +100,26 @@ test('a clerk files an application on a phone and a reviewer approves it from th
   assert.match(timeline, /情况属实，同意/);
   await shot(reviewer, 'record-desktop');
   await reviewer.close();
+
+  // The city reviewer approves it with the approved amount, a field of the action itself:
+  // without it the refusal stands beside the field.
+  const city = await browser.newPage({ viewport: DESKTOP });
+  await login(city, 'city_reviewer');
+  await Promise.all([city.waitForNavigation(), city.click('nav a[href="/inbox"]')]);
+  await Promise.all([city.waitForNavigation(), city.click(`a[href="/records/${id}"]`)]);
+  const approve = city.locator('form[action$="/actions/approve"]');
+  assert.equal(await approve.locator('[name="/approved_amount"]').count(), 1, 'the amount is asked with the action');
+  await Promise.all([city.waitForNavigation(), approve.locator('button[name=_action]').click()]);
+  assert.match(await approve.locator('[data-pointer="/approved_amount"] .fw-error').textContent(), /市审通过.*必须填写/);
+  await approve.locator('[name="/approved_amount"]').fill('7500');
+  await Promise.all([city.waitForNavigation(), approve.locator('button[name=_action]').click()]);
+  assert.match(await city.textContent('.badge'), /市红会审核通过/);
+  assert.match(await city.textContent('.record .card'), /7500/);
+  const steps = await city.textContent('.timeline');
+  assert.match(steps, /区审通过/);
+  assert.match(steps, /市审通过/);
+  await shot(city, 'record-city-approved-desktop');
+  await city.close();
 });
 
 test('lists filter and page on both screens', async () => {
@@ -159,9 +180,9 @@ test('a statistic shows its table, a chart in three kinds and drills into the re
     await login(page, 'city_reviewer');
     await Promise.all([page.waitForNavigation(), page.click('nav a[href="/statistics"]')]);
     await Promise.all([page.waitForNavigation(), page.click('a[href="/statistics/fire_relief_by_district"]')]);
-    // The application filed and approved above: 浦东新区, approved by the district.
+    // The application filed and approved above: 浦东新区, approved by the district and the city.
     const row = page.locator('table.stat tbody tr', { hasText: '浦东新区' });
-    assert.match(await row.textContent(), /区红会审核通过/);
+    assert.match(await row.textContent(), /市红会审核通过/);
     assert.equal((await row.locator('td.num').first().textContent()).trim(), '1');
     assert.equal(await page.locator('[data-chart-area] svg rect').count() > 0, true, 'bars drawn');
     await shot(page, `statistic-${name}`);
@@ -177,6 +198,12 @@ test('a statistic shows its table, a chart in three kinds and drills into the re
 });
 
 test('a reviewer saves a view and approves ticked records from the list in one go', async () => {
+  // A second Pudong application, approved by the district, for the city to work on.
+  const staff = await server.token('pudong_staff');
+  const created = await server.api(staff, 'POST', '/api/v1/forms/fire_relief/records', { data: application('李小红', '浦东新区'), action: 'submit' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const approved = await server.api(await server.token('pudong_reviewer'), 'POST', `/api/v1/records/${created.body.id}/transitions/approve`, {});
+  assert.equal(approved.status, 200, JSON.stringify(approved.body));
   const page = await browser.newPage({ viewport: PHONE });
   await login(page, 'city_reviewer');
   await page.goto(server.base + '/lists/fire_relief_all?filter%5Bdistrict%5D=%E6%B5%A6%E4%B8%9C%E6%96%B0%E5%8C%BA');
@@ -190,7 +217,7 @@ test('a reviewer saves a view and approves ticked records from the list in one g
 
   // The city approval needs the approved amount, which a batch does not give: refused, with
   // each record's reason, and nothing changes.
-  await page.check('input[name=ids]');
+  await page.check(`input[name=ids][value="${created.body.id}"]`);
   await page.selectOption('#batch-action', 'approve');
   await shot(page, 'list-batch-phone');
   await Promise.all([page.waitForNavigation(), page.click('.batch-bar button')]);
@@ -199,7 +226,7 @@ test('a reviewer saves a view and approves ticked records from the list in one g
   await Promise.all([page.waitForNavigation(), page.click('main a.primary')]);
   assert.match(await page.textContent('table.grid tbody'), /区红会审核通过/, 'unchanged');
   // Returning them with a reason works for every ticked record.
-  await page.check('input[name=ids]');
+  await page.check(`input[name=ids][value="${created.body.id}"]`);
   await page.selectOption('#batch-action', 'reject');
   await page.fill('.batch-bar input[name=comment]', '请补充火灾证明材料');
   await Promise.all([page.waitForNavigation(), page.click('.batch-bar button')]);

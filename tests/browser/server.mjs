@@ -22,19 +22,22 @@ function freePort() {
   });
 }
 
-export async function startServer() {
+// The demo tenants start without demo records (the page tests count inbox items and file
+// their own records); `{ demoRecords: true }` starts them with the packs' demo data, as a
+// plain `formwork serve` does.
+export async function startServer({ demoRecords = false } = {}) {
   const bin = process.env.FORMWORK_BIN ?? 'target/debug/formwork';
   const dataDir = mkdtempSync(join(tmpdir(), 'formwork-browser-'));
   const port = await freePort();
   const proc = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL')), FORMWORK_DEMO_PASSWORD: PASSWORD },
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL')), FORMWORK_DEMO_PASSWORD: PASSWORD, ...(demoRecords ? {} : { FORMWORK_NO_DEMO_RECORDS: 'true' }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1200; i++) {
     try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not up yet */ }
     if (proc.exitCode !== null) throw new Error(`formwork exited: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -82,4 +85,17 @@ export async function shot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   assert.equal(overflow, false, `${name}: no horizontal scrolling`);
+}
+
+/** A complete, valid fire-relief application (generated, not a real person). */
+export function application(name, district) {
+  return {
+    applicant_name: name, id_number: '11010519491231002X', phone: '13812345678', district,
+    street: '花木街道', address: `${district}花木路100弄3号502室`, fire_date: '2026-10-08',
+    fire_address: `${district}花木路100弄3号502室`, housing_type: '居住性房屋', residency_type: '户籍居民',
+    fire_cause: '电线老化', deaths: 0, injured: 0,
+    members: [{ name, relation: '本人', id_number: '11010519491231002X', casualty: '无' }],
+    loss_desc: '厨房及客厅家具家电烧毁', loss_amount: 52000.5, requested_amount: 10000,
+    bank_name: '中国工商银行上海分行', bank_account: '6222021234567890128', promise: true,
+  };
 }

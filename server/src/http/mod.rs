@@ -8,6 +8,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod batch;
+pub mod dashboards;
 pub mod data;
 pub mod designer;
 pub mod documents;
@@ -256,6 +257,16 @@ pub fn routes() -> Vec<Route> {
             "GET",
             "/api/v1/records/{id}/kept-documents/{doc}",
             get(documents::get_kept),
+        ),
+        route(
+            "GET",
+            "/api/v1/dashboards",
+            get(dashboards::list_dashboards),
+        ),
+        route(
+            "GET",
+            "/api/v1/dashboards/{key}",
+            get(dashboards::get_dashboard),
         ),
         route(
             "GET",

@@ -250,7 +250,7 @@ pub async fn create_record(
 }
 
 /// What a client (or an import row) asks to create.
-pub(super) struct NewRecord<'a> {
+pub(crate) struct NewRecord<'a> {
     /// The data, a JSON object.
     pub data: Value,
     /// A transition to fire at once (`submit`).
@@ -260,7 +260,7 @@ pub(super) struct NewRecord<'a> {
 }
 
 /// A new record that passed every check and is ready to be written.
-pub(super) struct PreparedCreate {
+pub(crate) struct PreparedCreate {
     record: RecordRow,
     sealed: Value,
     plan: Option<form_runtime::workflow::TransitionPlan>,
@@ -320,7 +320,7 @@ impl Compact for Prepared {
 /// only the fields the initial state lets them, the data is accepted in the state it ends
 /// in, the action (if any) is theirs to fire — and seals its sensitive values. Nothing is
 /// written.
-pub(super) async fn prepare_create(
+pub(crate) async fn prepare_create(
     app: &AppState,
     actor: &Actor,
     form: &CompiledForm,
@@ -407,7 +407,7 @@ pub(super) async fn prepare_create(
 /// Writes a prepared new record in the caller's transaction: numbers, the record, its
 /// unique rules, timers, attachments, its events, the audit entry and its effects. Returns
 /// the record in clear.
-pub(super) async fn write_create(
+pub(crate) async fn write_create(
     tx: &mut Tx,
     app: &AppState,
     actor: &Actor,
@@ -434,7 +434,7 @@ pub(super) async fn write_create(
     if let Some(p) = &plan {
         let numbers: Vec<NumberEffect> = form
             .workflow
-            .number_effects(&p.from, &p.action)
+            .number_effects(&p.from, &p.action, &form.key)
             .into_iter()
             .cloned()
             .collect();
@@ -586,7 +586,7 @@ struct Change<'a> {
 }
 
 /// A change that passed every check and is ready to be written.
-pub(super) struct Prepared {
+pub(crate) struct Prepared {
     row: RecordRow,
     data: Value,
     sealed: Value,
@@ -626,7 +626,7 @@ async fn prepare(
         .filter(|_| c.vote.is_none())
         .map(|a| {
             form.workflow
-                .number_effects(&row.state, a)
+                .number_effects(&row.state, a, &form.key)
                 .into_iter()
                 .cloned()
                 .collect()
@@ -665,7 +665,7 @@ async fn prepare(
 
 /// Writes a prepared change in the caller's transaction: the record (if its row version is
 /// still the one read), attachments, its event and the audit entry.
-pub(super) async fn write(
+pub(crate) async fn write(
     tx: &mut Tx,
     app: &AppState,
     actor: &Actor,
@@ -917,7 +917,7 @@ pub async fn fire_transition(
 
 /// Checks that `actor` may fire `action` on `row` now (state, roles, org relation, recall
 /// window, permission, row version) and prepares the change it makes.
-pub(super) async fn prepare_transition(
+pub(crate) async fn prepare_transition(
     app: &AppState,
     actor: &Actor,
     form: &CompiledForm,

@@ -34,18 +34,31 @@ pub async fn get_statistic(
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(pairs) = query?;
+    let def = store::definition(&app.db, actor.tenant(), &key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("统计不存在".into()))?;
+    compute(&app, &actor, &key, def, pairs).await.map(Json)
+}
+
+/// A statistic computed for `actor` over the records they see, narrowed by `pairs`
+/// (`filter[…]` parameters): the answer of `GET /api/v1/statistics/{key}`. Dashboards call it
+/// with a tile's view of the definition (one dimension) and filters.
+pub async fn compute(
+    app: &AppState,
+    actor: &Actor,
+    key: &str,
+    def: StatisticDef,
+    pairs: Vec<(String, String)>,
+) -> ApiResult<Value> {
     let tenant = actor.tenant();
     let not_found = || ApiError::NotFound("统计不存在".into());
-    let def = store::definition(&app.db, tenant, &key)
-        .await?
-        .ok_or_else(not_found)?;
     let form = app
         .catalog
         .form(&app.db, tenant, &def.form, None)
         .await?
         .ok_or_else(not_found)?;
     let viewer = actor
-        .viewer(&app, &def.form)
+        .viewer(app, &def.form)
         .await?
         .ok_or_else(|| ApiError::Forbidden("你没有查看此统计的权限".into()))?;
     // A statistic over a field the actor does not see would tell its values (a cell of one
@@ -63,7 +76,7 @@ pub async fn get_statistic(
             form.label(f)
         )));
     }
-    let stat = CompiledStatistic::check(&key, def, &form.fields, &form.schema, "")
+    let stat = CompiledStatistic::check(key, def, &form.fields, &form.schema, "")
         .map_err(|e| anyhow::anyhow!("stored statistic {key} is invalid: {e:?}"))?;
     let others: Vec<FieldError> = pairs
         .iter()
@@ -81,7 +94,7 @@ pub async fn get_statistic(
         return Err(ApiError::Invalid(others));
     }
     let mut q = stat.filters.parse_query(&pairs)?;
-    sensitive::blind_filters(&app, tenant, &stat.filters, &mut q).await?;
+    sensitive::blind_filters(app, tenant, &stat.filters, &mut q).await?;
     let today = chrono::Local::now().date_naive();
     let raw = store::run(
         &app.db,
@@ -120,12 +133,12 @@ pub async fn get_statistic(
             json!({"keys": r.keys, "labels": labels, "values": r.values, "drill": r.drill_query(&pairs)})
         })
         .collect();
-    Ok(Json(json!({
+    Ok(json!({
         "definition": {"key": stat.key, "label": stat.def.label, "form": stat.def.form, "filters": stat.def.filters},
         "columns": columns(&stat.def, &form),
         "rows": rows,
         "totals": table.totals,
-    })))
+    }))
 }
 
 /// Headings: one per dimension, then one per measure.

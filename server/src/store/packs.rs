@@ -138,6 +138,9 @@ pub async fn install(
             .upsert(tx, tenant, pack_id, key, &stat.form, stat)
             .await?;
     }
+    for (key, d) in &pack.dashboards {
+        DASHBOARDS.upsert(tx, tenant, pack_id, key, "", d).await?;
+    }
     for (key, t) in &pack.exports {
         EXPORT_TEMPLATES
             .upsert(tx, tenant, pack_id, key, &t.form, t)
@@ -401,6 +404,11 @@ pub const LISTS: DefinitionTable = DefinitionTable {
 pub const STATISTICS: DefinitionTable = DefinitionTable {
     table: "statistics",
     key: "stat_key",
+};
+/// `dashboards/*.json` (a dashboard spans statistics: its form is empty).
+pub const DASHBOARDS: DefinitionTable = DefinitionTable {
+    table: "dashboards",
+    key: "dashboard_key",
 };
 /// `batches/*.json`.
 pub const BATCH_RULES: DefinitionTable = DefinitionTable {

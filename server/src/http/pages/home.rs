@@ -90,6 +90,8 @@ async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
             }
         }
     }
+    let Json(dashboards) =
+        crate::http::dashboards::list_dashboards(State(app.clone()), actor.clone()).await?;
     let inbox = inbox_page(app, actor, 1, 5).await?;
     let waiting: Vec<Value> = inbox["items"]
         .as_array()
@@ -119,7 +121,7 @@ async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
     }
     Ok(json!({
         "fill": fill, "lists": lists, "inbox": waiting, "inbox_total": inbox["total"],
-        "recent": recent,
+        "recent": recent, "dashboards": dashboards["items"],
     }))
 }
 

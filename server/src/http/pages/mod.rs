@@ -83,6 +83,7 @@ pub fn routes() -> Vec<super::Route> {
             "/designer/{pack}/{kind}/{key}",
             get(designer::edit_item),
         ),
+        route("GET", "/dashboards/{key}", get(statistics::dashboard)),
         route("GET", "/statistics", get(statistics::index)),
         route("GET", "/statistics/{key}", get(statistics::statistic)),
         route("GET", "/static/{*path}", get(static_file)),

@@ -33,12 +33,20 @@ pub async fn record(
     }
 }
 
-/// What the record page shows; `refusal` is a refused action's message and field errors.
+/// A refused action: which, its message and field errors, and the values the user posted.
+struct Refusal {
+    action: String,
+    message: String,
+    fields: Vec<FieldError>,
+    posted: Value,
+}
+
+/// What the record page shows, after a refused action when `refusal` says so.
 async fn context(
     app: &AppState,
     actor: &Actor,
     id: &str,
-    refusal: Option<(String, Vec<FieldError>)>,
+    refusal: Option<Refusal>,
 ) -> ApiResult<Value> {
     let Json(r) =
         crate::http::records::get_record(State(app.clone()), actor.clone(), Path(id.to_string()))
@@ -102,9 +110,14 @@ async fn context(
         .filter(|d| d["available"] == true)
         .collect();
     let english = lang::is_english();
-    let (error, errors) = match refusal {
-        Some((message, fields)) => (Some(message), fields),
-        None => (None, Vec::new()),
+    let (error, errors, refused, posted) = match &refusal {
+        Some(r) => (
+            Some(r.message.clone()),
+            r.fields.clone(),
+            Some(r.action.as_str()),
+            Some(r.posted.clone()),
+        ),
+        None => (None, Vec::new(), None, None),
     };
     let actions: Vec<Value> = r["actions"]
         .as_array()
@@ -118,24 +131,71 @@ async fn context(
                 .transitions
                 .iter()
                 .find(|t| t.action == a && t.from.keys().iter().any(|f| f == state));
-            let comment_error = errors.iter().find(|e| e.pointer == "/comment").map(|e| {
-                if english {
-                    e.message_en.clone()
-                } else {
-                    e.message.clone()
-                }
+            // The fields the actor fills with the action (the city's approved amount, the
+            // allocation's date and voucher), drawn like the form page's, with this
+            // action's refusal beside them.
+            let own_errors: &[FieldError] = if refused == Some(a) { &errors } else { &[] };
+            let fields_html = t.filter(|t| !t.fields.is_empty()).map(|t| {
+                let mine: BTreeSet<String> = t.fields.iter().cloned().collect();
+                let mut others: BTreeSet<String> = form
+                    .field_keys()
+                    .into_iter()
+                    .filter(|k| !mine.contains(k))
+                    .collect();
+                others.extend(hidden.iter().cloned());
+                let data = match (refused == Some(a), &posted) {
+                    (true, Some(p)) => p.clone(),
+                    _ => r["data"].clone(),
+                };
+                html::form_fields(&html::View {
+                    form_key: &form.key,
+                    schema: &form.schema,
+                    catalogues: &catalogues,
+                    data: &data,
+                    errors: own_errors,
+                    english,
+                    hidden: &others,
+                    writable: Some(&mine),
+                    references: &references,
+                })
             });
+            let comment_error = own_errors
+                .iter()
+                .find(|e| e.pointer == "/comment")
+                .map(|e| {
+                    if english {
+                        e.message_en.clone()
+                    } else {
+                        e.message.clone()
+                    }
+                });
             json!({
                 "action": a,
                 "label": t.map_or(a.to_string(), |t| t.label.clone()),
                 "comment_required": t.is_some_and(|t| t.comment_required),
                 "comment_error": comment_error,
+                "fields": fields_html,
             })
         })
         .collect();
+    let placed: BTreeSet<String> = refused
+        .and_then(|a| {
+            form.workflow
+                .def
+                .transitions
+                .iter()
+                .find(|t| t.action == a && t.from.keys().iter().any(|f| f == state))
+        })
+        .map(|t| t.fields.iter().map(|f| format!("/{f}")).collect())
+        .unwrap_or_default();
     let other_errors: Vec<String> = errors
         .iter()
         .filter(|e| e.pointer != "/comment")
+        .filter(|e| {
+            !placed
+                .iter()
+                .any(|p| e.pointer == *p || e.pointer.starts_with(&format!("{p}/")))
+        })
         .map(|e| {
             let m = if english { &e.message_en } else { &e.message };
             match e.pointer.strip_prefix('/') {
@@ -168,12 +228,23 @@ pub async fn act(
         .map(str::trim)
         .filter(|c| !c.is_empty());
     let version = field(&pairs, "version").and_then(|v| v.parse::<i64>().ok());
-    let request = json!({"comment": comment, "version": version}).to_string();
+    let data = match transition_fields(&app, &actor, &id, &action).await {
+        Ok(Some((schema, fields))) => Some(html::parse(&schema, &pairs, Some(&fields))),
+        Ok(None) => None,
+        Err(e) => return error_page(Some(&actor), e, &here(&uri)),
+    };
+    let mut request = json!({"comment": comment, "version": version});
+    if let Some(d) = data
+        .as_ref()
+        .filter(|d| d.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        request["data"] = d.clone();
+    }
     let answer = crate::http::records::fire_transition(
         State(app.clone()),
         actor.clone(),
-        Path((id.clone(), action)),
-        Bytes::from(request),
+        Path((id.clone(), action.clone())),
+        Bytes::from(request.to_string()),
     )
     .await;
     match answer {
@@ -185,11 +256,55 @@ pub async fn act(
                 ApiError::Invalid(f) => f,
                 _ => Vec::new(),
             };
-            match context(&app, &actor, &id, Some((message, fields))).await {
+            let refusal = Refusal {
+                action,
+                message,
+                fields,
+                posted: data.unwrap_or(Value::Null),
+            };
+            match context(&app, &actor, &id, Some(refusal)).await {
                 Ok(mut ctx) => render_status(Some(&actor), status, "record.html", &mut ctx),
                 Err(e) => error_page(Some(&actor), e, &here(&uri)),
             }
         }
         Err(e) => error_page(Some(&actor), e, &here(&uri)),
     }
+}
+
+/// The schema of the record's form and the fields `action` lets the actor fill from the
+/// record's current state, or None when it takes none (or the record is not visible: the
+/// transition itself then answers).
+async fn transition_fields(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    action: &str,
+) -> ApiResult<Option<(Value, BTreeSet<String>)>> {
+    let Ok(Json(r)) =
+        crate::http::records::get_record(State(app.clone()), actor.clone(), Path(id.to_string()))
+            .await
+    else {
+        return Ok(None);
+    };
+    let Some(form) = app
+        .catalog
+        .form(
+            &app.db,
+            actor.tenant(),
+            r["form"].as_str().unwrap_or(""),
+            r["form_version"].as_i64(),
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let state = r["state"].as_str().unwrap_or("");
+    Ok(form
+        .workflow
+        .def
+        .transitions
+        .iter()
+        .find(|t| t.action == action && t.from.keys().iter().any(|f| f == state))
+        .filter(|t| !t.fields.is_empty())
+        .map(|t| (form.schema.clone(), t.fields.iter().cloned().collect())))
 }

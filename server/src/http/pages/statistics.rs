@@ -1,6 +1,7 @@
-//! Statistics pages: the pack's statistics a user may read, and one statistic as a table
-//! with totals, a chart drawn in the browser (`chart.js`, SVG, no CDN) and each row linked
-//! to the records behind it in a list of the same form.
+//! Statistics pages: the pack's statistics and dashboards a user may read, one statistic as
+//! a table with totals, a chart drawn in the browser (`chart.js`, SVG, no CDN) and each row
+//! linked to the records behind it in a list of the same form, and one dashboard as headline
+//! figures and charts.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Uri;
@@ -16,14 +17,79 @@ use crate::store::packs;
 
 /// Handles `GET /statistics`.
 pub async fn index(State(app): State<AppState>, Signed(actor): Signed, uri: Uri) -> Response {
-    match crate::http::statistics::list_statistics(State(app), actor.clone()).await {
-        Ok(Json(v)) => render(
+    let dashboards =
+        crate::http::dashboards::list_dashboards(State(app.clone()), actor.clone()).await;
+    match (
+        crate::http::statistics::list_statistics(State(app), actor.clone()).await,
+        dashboards,
+    ) {
+        (Ok(Json(v)), Ok(Json(d))) => render(
             Some(&actor),
             "statistics.html",
-            json!({"items": v["items"]}),
+            json!({"items": v["items"], "dashboards": d["items"]}),
         ),
+        (Err(e), _) | (_, Err(e)) => error_page(Some(&actor), e, &here(&uri)),
+    }
+}
+
+/// Handles `GET /dashboards/{key}`.
+pub async fn dashboard(
+    State(app): State<AppState>,
+    Signed(actor): Signed,
+    Path(key): Path<String>,
+    uri: Uri,
+) -> Response {
+    match crate::http::dashboards::get_dashboard(State(app), actor.clone(), Path(key)).await {
+        Ok(Json(mut v)) => {
+            for tile in v["tiles"].as_array_mut().into_iter().flatten() {
+                if let Some(value) = tile.get("value") {
+                    tile["shown"] = json!(grouped(&number(value)));
+                }
+                if let Some(rows) = tile.get("rows").and_then(Value::as_array).cloned() {
+                    let chart = json!({
+                        "labels": rows.iter().map(|r| r["label"].clone()).collect::<Vec<_>>(),
+                        "measures": [tile["measure"].clone()],
+                        "values": rows.iter().map(|r| json!([r["value"].clone()])).collect::<Vec<_>>(),
+                    });
+                    tile["chart"] = json!(script_json(&chart));
+                    let shown: Vec<Value> = rows
+                        .iter()
+                        .map(|r| json!({"label": r["label"], "value": number(&r["value"])}))
+                        .collect();
+                    tile["table"] = json!(shown);
+                }
+            }
+            render(Some(&actor), "dashboard.html", v)
+        }
         Err(e) => error_page(Some(&actor), e, &here(&uri)),
     }
+}
+
+/// A shown number with thousands separated (`3,093,783.34`), as a headline reads best.
+fn grouped(shown: &str) -> String {
+    let (int, frac) = shown.split_once('.').unwrap_or((shown, ""));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{out}")
+    } else {
+        format!("{sign}{out}.{frac}")
+    }
+}
+
+/// JSON to put inside a `<script>` element: no "</script>" (or "<!--") from a label may end
+/// the element.
+fn script_json(v: &Value) -> String {
+    v.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// Handles `GET /statistics/{key}`: the query string is the API's filters.
@@ -110,8 +176,7 @@ async fn context(
         .collect();
     Ok(json!({
         "definition": v["definition"], "columns": v["columns"], "rows": rows, "totals": totals,
-        // Inside <script>: no "</script>" (or "<!--") from a label may end the element.
-        "chart": chart.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026"),
+        "chart": script_json(&chart),
         "filters": filters,
     }))
 }

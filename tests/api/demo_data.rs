@@ -1,0 +1,280 @@
+//! Demo data (demo/fire_relief.json of the red-cross pack) and the dashboard over it: the
+//! generated records are real (valid data, histories of real transitions by the right users),
+//! and the statistics and dashboard tiles agree exactly with counts made here from the lists.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{Session, TestApp};
+
+/// Every record of the list as `who` sees it, page by page.
+async fn all_records(s: &Session) -> Vec<Value> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let (status, body) = s
+            .get(&format!(
+                "/api/v1/lists/fire_relief_all?page_size=500&page={page}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        let total = body["total"].as_u64().unwrap_or(0) as usize;
+        out.extend(items);
+        if out.len() >= total {
+            break;
+        }
+    }
+    out
+}
+
+fn cents(v: &Value) -> i64 {
+    (v.as_f64().unwrap_or(0.0) * 100.0).round() as i64
+}
+
+/// The generated records as counted here: count and cents of approved amounts per
+/// (district, state), and count per fire month.
+type Counts = (
+    BTreeMap<(String, String), (i64, i64)>,
+    BTreeMap<String, i64>,
+);
+
+fn count(records: &[Value]) -> Counts {
+    let mut cells: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    let mut months: BTreeMap<String, i64> = BTreeMap::new();
+    for r in records {
+        let d = r["data"]["district"].as_str().unwrap_or("").to_string();
+        let s = r["state"].as_str().unwrap_or("").to_string();
+        let c = cells.entry((d, s)).or_default();
+        c.0 += 1;
+        c.1 += cents(&r["data"]["approved_amount"]);
+        let m: String = r["data"]["fire_date"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(7)
+            .collect();
+        *months.entry(m).or_default() += 1;
+    }
+    (cells, months)
+}
+
+async fn statistic(s: &Session, key: &str) -> Value {
+    let (status, body) = s.get(&format!("/api/v1/statistics/{key}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn assert_statistics_agree(by_district: &Value, by_month: &Value, counted: &Counts) {
+    let (cells, months) = counted;
+    let rows = by_district["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), cells.len(), "one row per district and state");
+    for r in rows {
+        let key = (
+            r["keys"][0].as_str().unwrap_or("").to_string(),
+            r["keys"][1].as_str().unwrap_or("").to_string(),
+        );
+        let (n, approved) = cells.get(&key).copied().unwrap_or_default();
+        assert_eq!(r["values"][0].as_i64(), Some(n), "count of {key:?}");
+        assert_eq!(cents(&r["values"][2]), approved, "approved sum of {key:?}");
+    }
+    let total: i64 = cells.values().map(|c| c.0).sum();
+    assert_eq!(by_district["totals"][0].as_i64(), Some(total));
+    let rows = by_month["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), months.len(), "one row per month");
+    for r in rows {
+        let m = r["keys"][0].as_str().unwrap_or("");
+        assert_eq!(r["values"][0].as_i64(), months.get(m).copied(), "month {m}");
+    }
+}
+
+#[tokio::test]
+async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
+    let app = TestApp::spawn().await;
+    let city = app.login("redcross", "city_reviewer").await;
+    assert_eq!(
+        all_records(&city).await.len(),
+        0,
+        "the harness starts empty"
+    );
+
+    let made = formwork::demo::generate(&app.state, "redcross", Some("red-cross"))
+        .await
+        .expect("demo data generates");
+    assert_eq!(made, vec![("fire_relief".to_string(), 300)]);
+
+    let records = all_records(&city).await;
+    assert_eq!(records.len(), 300);
+
+    // Across states and districts, filed by the district units, over the last 12 months.
+    let states: std::collections::BTreeSet<&str> =
+        records.iter().filter_map(|r| r["state"].as_str()).collect();
+    assert_eq!(
+        states.into_iter().collect::<Vec<_>>(),
+        [
+            "allocated",
+            "city_approved",
+            "disbursed",
+            "district_approved",
+            "draft",
+            "signed",
+            "submitted"
+        ]
+    );
+    let districts: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter_map(|r| r["data"]["district"].as_str())
+        .collect();
+    assert_eq!(
+        districts.into_iter().collect::<Vec<_>>(),
+        ["徐汇区", "浦东新区", "闵行区", "静安区", "黄浦区"],
+        "each record's district is its filer's"
+    );
+    let now = chrono::Utc::now();
+    for r in &records {
+        let created: chrono::DateTime<chrono::Utc> = r["created_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("created_at");
+        assert!(created <= now && now - created <= chrono::Duration::days(366));
+        let d = &r["data"];
+        assert!(d["applicant_name"]
+            .as_str()
+            .is_some_and(|n| n.chars().count() >= 2));
+        if r["state"] != "draft" {
+            assert!(
+                d["app_no"].as_str().is_some_and(|n| n.starts_with("HZ-")),
+                "{r}"
+            );
+        }
+        if let Some(a) = d["approved_amount"].as_f64() {
+            assert!(a <= d["requested_amount"].as_f64().unwrap_or(0.0));
+        }
+    }
+
+    // Histories are the workflow's transitions, fired in order by the right roles.
+    let path = [
+        "submit", "approve", "approve", "allocate", "sign", "disburse",
+    ];
+    let steps = |state: &str| match state {
+        "draft" => 0,
+        "submitted" => 1,
+        "district_approved" => 2,
+        "city_approved" => 3,
+        "allocated" => 4,
+        "signed" => 5,
+        _ => 6,
+    };
+    for r in records.iter().step_by(15) {
+        let id = r["id"].as_str().expect("id");
+        let (status, got) = city.get(&format!("/api/v1/records/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(got["state"], r["state"]);
+        let (_, events) = city.get(&format!("/api/v1/records/{id}/events")).await;
+        let events = events["items"].as_array().cloned().unwrap_or_default();
+        let n = steps(r["state"].as_str().unwrap_or(""));
+        assert_eq!(events.len(), 1 + n, "{events:?}");
+        assert_eq!(events[0]["kind"], "create");
+        let actions: Vec<&str> = events[1..]
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert_eq!(actions, path[..n]);
+        let times: Vec<&str> = events.iter().filter_map(|e| e["at"].as_str()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        if n >= 2 {
+            assert!(
+                events[2]["actor"]["username"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("_reviewer")),
+                "the district reviewer approves: {}",
+                events[2]
+            );
+        }
+    }
+
+    // The statistics agree exactly with the counts made here, for the city ...
+    let counted = count(&records);
+    let by_district = statistic(&city, "fire_relief_by_district").await;
+    let by_month = statistic(&city, "fire_relief_by_month").await;
+    assert_statistics_agree(&by_district, &by_month, &counted);
+
+    // ... and for a district clerk, who sees only the district's records.
+    let pudong = app.login("redcross", "pudong_staff").await;
+    let theirs = all_records(&pudong).await;
+    assert!(!theirs.is_empty() && theirs.len() < 300);
+    assert!(theirs.iter().all(|r| r["data"]["district"] == "浦东新区"));
+    let counted_pudong = count(&theirs);
+    assert_statistics_agree(
+        &statistic(&pudong, "fire_relief_by_district").await,
+        &statistic(&pudong, "fire_relief_by_month").await,
+        &counted_pudong,
+    );
+
+    // The dashboard's tiles are the same figures, within each viewer's scope.
+    let (status, list) = city.get("/api/v1/dashboards").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0]["key"], "operations");
+    let figure = |d: &Value, label: &str| -> Value {
+        d["tiles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["label"] == label)
+            .map(|t| t["value"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let in_state = |records: &[Value], states: &[&str]| {
+        records
+            .iter()
+            .filter(|r| states.contains(&r["state"].as_str().unwrap_or("")))
+            .count() as i64
+    };
+    for (who, records) in [(&city, &records), (&pudong, &theirs)] {
+        let (status, d) = who.get("/api/v1/dashboards/operations").await;
+        assert_eq!(status, StatusCode::OK, "{d}");
+        assert_eq!(d["label"], "运营平台数据可视化");
+        assert_eq!(figure(&d, "申请总数").as_i64(), Some(records.len() as i64));
+        assert_eq!(
+            figure(&d, "待审核").as_i64(),
+            Some(in_state(records, &["submitted", "district_approved"]))
+        );
+        let approved: i64 = records
+            .iter()
+            .map(|r| cents(&r["data"]["approved_amount"]))
+            .sum();
+        assert_eq!(cents(&figure(&d, "核定金额合计（元）")), approved);
+        let disbursed: i64 = records
+            .iter()
+            .filter(|r| r["state"] == "disbursed")
+            .map(|r| cents(&r["data"]["approved_amount"]))
+            .sum();
+        assert_eq!(cents(&figure(&d, "已发放金额（元）")), disbursed);
+        let bars = d["tiles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["kind"] == "bar")
+            .expect("a bar chart");
+        let sum: i64 = bars["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["value"].as_i64().unwrap_or(0))
+            .sum();
+        assert_eq!(sum, records.len() as i64, "the districts' bars add up");
+        let pie = d["tiles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["kind"] == "pie")
+            .expect("a pie of states");
+        for row in pie["rows"].as_array().into_iter().flatten() {
+            let state = row["keys"][0].as_str().unwrap_or("");
+            assert_eq!(row["value"].as_i64(), Some(in_state(records, &[state])));
+        }
+    }
+    let (status, _) = city.get("/api/v1/dashboards/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

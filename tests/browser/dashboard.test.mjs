@@ -1,0 +1,74 @@
+// The red-cross dashboard (运营平台数据可视化) over the pack's generated demo data, as a plain
+// `formwork serve` starts with it: the city reviewer sees the headline figures and the charts
+// for every district; a district clerk sees only their district's figures. Screenshots at
+// 1280 px and 375 px go to tests/browser/screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launch, PHONE, DESKTOP, shot } from './server.mjs';
+
+let server, browser;
+before(async () => { server = await startServer({ demoRecords: true }); browser = await launch(); });
+after(async () => { await browser?.close(); await server?.stop(); });
+
+/** The headline figures of the page as {label: number}. */
+async function figures(page) {
+  const items = await page.$$eval('.figure', (els) => els.map((e) => [
+    e.querySelector('.figure-label').textContent.trim(),
+    Number(e.querySelector('.figure-value').textContent.replace(/[^0-9.]/g, '')),
+  ]));
+  return Object.fromEntries(items);
+}
+
+test('the city reviewer sees the figures and charts of every district', async () => {
+  const token = await server.token('city_reviewer');
+  const { status, body } = await server.api(token, 'GET', '/api/v1/dashboards/operations');
+  assert.equal(status, 200);
+  const total = body.tiles.find((t) => t.label === '申请总数').value;
+  assert.equal(total, 300, 'the demo data: 300 applications');
+
+  for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+    const page = await browser.newPage({ viewport });
+    await server.signIn(page, 'city_reviewer');
+    const link = page.locator('a[href="/dashboards/operations"]').first();
+    assert.match(await link.textContent(), /运营平台数据可视化/, 'the home page lists the dashboard');
+    await Promise.all([page.waitForNavigation(), link.click()]);
+    assert.equal(await page.textContent('h1'), '运营平台数据可视化');
+    const f = await figures(page);
+    assert.equal(f['申请总数'], 300);
+    assert.ok(f['待审核'] > 0 && f['核定金额合计（元）'] > f['已发放金额（元）']);
+    assert.equal(await page.locator('[data-chart] svg').count(), 3, 'bar, line and pie are drawn');
+    assert.ok(await page.locator('[data-kind="bar"] svg rect').count() >= 5, 'a bar per district');
+    assert.ok(await page.locator('[data-kind="pie"] svg path').count() >= 5, 'a slice per state');
+    await shot(page, `dashboard-city-${name}`);
+    await page.close();
+  }
+});
+
+test('a district clerk sees only their district on the dashboard', async () => {
+  const token = await server.token('pudong_staff');
+  const mine = await server.api(token, 'GET', '/api/v1/lists/fire_relief_all?page_size=500');
+  assert.ok(mine.body.total > 0 && mine.body.total < 300);
+  const page = await browser.newPage({ viewport: PHONE });
+  await server.signIn(page, 'pudong_staff');
+  await page.goto(server.base + '/dashboards/operations');
+  const f = await figures(page);
+  assert.equal(f['申请总数'], mine.body.total, 'the figure is the district\'s count');
+  const bars = await page.$$eval('[data-kind="bar"] tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual(bars, ['浦东新区'], 'one bar: their district');
+  await shot(page, 'dashboard-district-phone');
+  await page.close();
+});
+
+test('the statistics page lists the dashboard, in English too', async () => {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  await server.signIn(page, 'city_reviewer');
+  await page.goto(server.base + '/statistics');
+  assert.match(await page.textContent('main'), /数据看板/);
+  await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
+  assert.match(await page.textContent('main'), /Dashboards/);
+  await page.click('a[href="/dashboards/operations"]');
+  await page.waitForSelector('[data-chart] svg');
+  assert.match(await page.textContent('main'), /Open statistic/);
+  await shot(page, 'dashboard-city-english-desktop');
+  await page.close();
+});
