@@ -165,6 +165,10 @@ pub struct TransitionDef {
     /// acted since the owner's last transition.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recall: bool,
+    /// `false`: an action that may be taken some day but is nobody's task (撤销 or 变更 of a
+    /// valid registration): it puts no record in an inbox and sends no task message.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub task: bool,
     /// What happens to the record as it enters the new state, in the same transaction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub effects: Vec<Effect>,
@@ -176,6 +180,10 @@ pub struct TransitionDef {
     /// (e.g. one application per ID number per year), each rule with its own message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unique: Vec<UniqueRule>,
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 /// At most one record with these values: checked in the transition's transaction against
@@ -405,6 +413,12 @@ impl TransitionDef {
                 .as_ref()
                 .is_none_or(|o| o.allows(party.org_path, facts.org_path))
             && (!self.recall || (facts.owner && facts.untouched_since_owner))
+    }
+
+    /// Whether the records it can leave are tasks of its roles (inbox, task messages): not
+    /// for a recall, nor for a transition marked `"task": false`.
+    pub fn is_task(&self) -> bool {
+        self.task && !self.recall
     }
 }
 
@@ -908,7 +922,7 @@ impl Workflow {
             .collect()
     }
 
-    /// For the inbox: each state where `party` holds a task-like transition (not a recall),
+    /// For the inbox: each state where `party` holds a task (not a recall, not `"task": false`),
     /// with the rule of each such transition. `permitted` says which actions the actor's
     /// permissions allow.
     pub fn inbox_rules(
@@ -918,7 +932,7 @@ impl Workflow {
     ) -> Vec<(String, Vec<InboxRule>)> {
         let mut out: Vec<(String, Vec<InboxRule>)> = Vec::new();
         for t in self.def.transitions.iter().filter(|t| {
-            !t.recall && t.roles.iter().any(|r| party.roles.contains(r)) && permitted(&t.action)
+            t.is_task() && t.roles.iter().any(|r| party.roles.contains(r)) && permitted(&t.action)
         }) {
             // A countersign member whose vote is in waits for the others: not a task.
             let unvoted = match &t.countersign {
@@ -1194,6 +1208,51 @@ mod tests {
             wf.plan("submitted", "approve", &roles(&["staff"]), None),
             Err(Error::TransitionForbidden { .. })
         ));
+    }
+
+    #[test]
+    fn a_transition_that_is_no_task_puts_nothing_in_the_inbox() {
+        let def: WorkflowDef = serde_json::from_value(json!({
+            "label": "registry", "initial": "registered",
+            "states": [{"key": "registered", "label": "已登记"}, {"key": "revoked", "label": "已撤销"}],
+            "transitions": [{"action": "revoke", "label": "撤销", "from": "registered", "to": "revoked",
+                             "roles": ["staff"], "task": false}]
+        }))
+        .unwrap();
+        assert!(!def.transitions[0].is_task());
+        let wf = Workflow::check(
+            "registry",
+            def,
+            "workflows/registry.json",
+            &["staff".to_string()].into_iter().collect(),
+            &BTreeSet::new(),
+        )
+        .unwrap();
+        let staff = roles(&["staff"]);
+        let party = Party {
+            roles: &staff,
+            org_path: "/root/",
+        };
+        assert!(wf.inbox_rules(&party, &|_| true).is_empty());
+        // Still an action: available, and written back as it was read.
+        assert_eq!(wf.available("registered", &staff).len(), 1);
+        let back = serde_json::to_value(&wf.def.transitions[0]).unwrap();
+        assert_eq!(back["task"], json!(false));
+        let reviewer = roles(&["reviewer"]);
+        let party = Party {
+            roles: &reviewer,
+            org_path: "/root/",
+        };
+        let states: Vec<String> = relief()
+            .inbox_rules(&party, &|_| true)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(states, ["submitted"], "a task by default");
+        assert!(serde_json::to_value(&relief().def.transitions[0])
+            .unwrap()
+            .get("task")
+            .is_none());
     }
 
     #[test]

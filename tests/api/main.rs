@@ -7,6 +7,7 @@ mod concurrency;
 mod demo_data;
 mod designer;
 mod documents;
+mod donation_registry;
 mod exports;
 mod flow;
 mod form_language;

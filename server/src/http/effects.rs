@@ -472,7 +472,7 @@ async fn tasks(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> 
         .def
         .transitions
         .iter()
-        .filter(|t| !t.recall && t.from.keys().iter().any(|f| f == state))
+        .filter(|t| t.is_task() && t.from.keys().iter().any(|f| f == state))
         .collect();
     if candidates.is_empty() {
         return Ok(());
