@@ -102,7 +102,18 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
     let made = formwork::demo::generate(&app.state, "redcross", Some("red-cross"))
         .await
         .expect("demo data generates");
-    assert_eq!(made, vec![("fire_relief".to_string(), 300)]);
+    let made: Vec<(&str, usize)> = made.iter().map(|(f, n)| (f.as_str(), *n)).collect();
+    assert_eq!(
+        made,
+        [
+            ("college_medical_aid", 40),
+            ("dementia_care", 40),
+            ("donation_registration", 60),
+            ("fire_relief", 300),
+            ("hsct_relief", 40),
+            ("mingyang_aid", 40)
+        ]
+    );
 
     let records = all_records(&city).await;
     assert_eq!(records.len(), 300);
@@ -235,22 +246,25 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
         let (status, d) = who.get("/api/v1/dashboards/operations").await;
         assert_eq!(status, StatusCode::OK, "{d}");
         assert_eq!(d["label"], "运营平台数据可视化");
-        assert_eq!(figure(&d, "申请总数").as_i64(), Some(records.len() as i64));
         assert_eq!(
-            figure(&d, "待审核").as_i64(),
+            figure(&d, "火灾救助申请").as_i64(),
+            Some(records.len() as i64)
+        );
+        assert_eq!(
+            figure(&d, "火灾救助待审核").as_i64(),
             Some(in_state(records, &["submitted", "district_approved"]))
         );
         let approved: i64 = records
             .iter()
             .map(|r| cents(&r["data"]["approved_amount"]))
             .sum();
-        assert_eq!(cents(&figure(&d, "核定金额合计（元）")), approved);
+        assert_eq!(cents(&figure(&d, "火灾救助核定金额（元）")), approved);
         let disbursed: i64 = records
             .iter()
             .filter(|r| r["state"] == "disbursed")
             .map(|r| cents(&r["data"]["approved_amount"]))
             .sum();
-        assert_eq!(cents(&figure(&d, "已发放金额（元）")), disbursed);
+        assert_eq!(cents(&figure(&d, "火灾救助已发放金额（元）")), disbursed);
         let bars = d["tiles"]
             .as_array()
             .into_iter()

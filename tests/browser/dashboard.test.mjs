@@ -23,7 +23,7 @@ test('the city reviewer sees the figures and charts of every district', async ()
   const token = await server.token('city_reviewer');
   const { status, body } = await server.api(token, 'GET', '/api/v1/dashboards/operations');
   assert.equal(status, 200);
-  const total = body.tiles.find((t) => t.label === '申请总数').value;
+  const total = body.tiles.find((t) => t.label === '火灾救助申请').value;
   assert.equal(total, 300, 'the demo data: 300 applications');
 
   for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
@@ -34,8 +34,8 @@ test('the city reviewer sees the figures and charts of every district', async ()
     await Promise.all([page.waitForNavigation(), link.click()]);
     assert.equal(await page.textContent('h1'), '运营平台数据可视化');
     const f = await figures(page);
-    assert.equal(f['申请总数'], 300);
-    assert.ok(f['待审核'] > 0 && f['核定金额合计（元）'] > f['已发放金额（元）']);
+    assert.equal(f['火灾救助申请'], 300);
+    assert.ok(f['火灾救助待审核'] > 0 && f['火灾救助核定金额（元）'] > f['火灾救助已发放金额（元）']);
     assert.equal(await page.locator('[data-chart] svg').count(), 3, 'bar, line and pie are drawn');
     assert.ok(await page.locator('[data-kind="bar"] svg rect').count() >= 5, 'a bar per district');
     assert.ok(await page.locator('[data-kind="pie"] svg path').count() >= 5, 'a slice per state');
@@ -52,7 +52,7 @@ test('a district clerk sees only their district on the dashboard', async () => {
   await server.signIn(page, 'pudong_staff');
   await page.goto(server.base + '/dashboards/operations');
   const f = await figures(page);
-  assert.equal(f['申请总数'], mine.body.total, 'the figure is the district\'s count');
+  assert.equal(f['火灾救助申请'], mine.body.total, 'the figure is the district\'s count');
   const bars = await page.$$eval('[data-kind="bar"] tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
   assert.deepEqual(bars, ['浦东新区'], 'one bar: their district');
   await shot(page, 'dashboard-district-phone');
