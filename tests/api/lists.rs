@@ -107,7 +107,10 @@ async fn forms_show_schema_workflow_and_the_users_actions() {
         "id_number"
     );
     assert_eq!(form["workflow"]["initial"], "draft");
-    assert_eq!(form["lists"], json!(["fire_relief_all"]));
+    assert_eq!(
+        form["lists"],
+        json!(["fire_relief_all", "fire_relief_monitor"])
+    );
     assert!(form["actions"]
         .as_array()
         .unwrap()
