@@ -55,9 +55,13 @@ function bars(svg, labels, values, w, h, line) {
   if (line && points.length) svg.prepend(el("polyline", { points: points.join(" "), fill: "none", stroke: COLOURS[0], "stroke-width": 2 }));
 }
 
+// A pie with its legend beside it, or, on a narrow screen, below it. Returns the height drawn.
 function pie(svg, labels, values, w, h) {
   const total = values.reduce((a, v) => a + Math.max(v ?? 0, 0), 0) || 1;
-  const r = Math.min(w * 0.3, h / 2 - 12), cx = r + 12, cy = h / 2;
+  const narrow = w < 480;
+  const shown = Math.min(labels.length, 12);
+  const r = narrow ? Math.min(w / 2 - 16, 100) : Math.min(w * 0.3, h / 2 - 12);
+  const cx = narrow ? w / 2 : r + 12, cy = narrow ? r + 12 : h / 2;
   let angle = -Math.PI / 2;
   values.forEach((v, i) => {
     const share = Math.max(v ?? 0, 0) / total, next = angle + share * 2 * Math.PI;
@@ -68,13 +72,15 @@ function pie(svg, labels, values, w, h) {
     const slice = el("path", { d, fill: COLOURS[i % COLOURS.length], stroke: "#fff" });
     slice.append(el("title", {}, `${labels[i]}: ${format(v ?? 0)} (${(share * 100).toFixed(1)}%)`));
     svg.append(slice);
-    if (i < 12) {
-      const ly = 16 + i * 18, lx = cx + r + 20;
+    if (i < shown) {
+      const ly = narrow ? 2 * r + 44 + i * 18 : 16 + i * 18, lx = narrow ? 12 : cx + r + 20;
+      const room = Math.max(6, Math.floor((w - lx - 70) / 12));
       svg.append(el("rect", { x: lx, y: ly - 10, width: 10, height: 10, fill: COLOURS[i % COLOURS.length] }));
-      svg.append(el("text", { x: lx + 16, y: ly, "font-size": 12, fill: "#1f2933" }, `${labels[i].slice(0, 16)} ${(share * 100).toFixed(1)}%`));
+      svg.append(el("text", { x: lx + 16, y: ly, "font-size": 12, fill: "#1f2933" }, `${labels[i].slice(0, room)} ${(share * 100).toFixed(1)}%`));
     }
     angle = next;
   });
+  return narrow ? 2 * r + 44 + shown * 18 : h;
 }
 
 for (const figure of document.querySelectorAll("[data-chart]")) {
@@ -88,7 +94,11 @@ for (const figure of document.querySelectorAll("[data-chart]")) {
     const values = data.values.map((row) => (typeof row[m] === "number" ? row[m] : null));
     const w = Math.max(area.clientWidth, 280), h = kind === "pie" ? 260 : 300;
     const svg = el("svg", { viewBox: `0 0 ${w} ${h}`, width: "100%", height: h, role: "img", "aria-label": `${data.measures[m]}` });
-    if (kind === "pie") pie(svg, data.labels, values, w, h); else bars(svg, data.labels, values, w, h, kind === "line");
+    if (kind === "pie") {
+      const drawn = pie(svg, data.labels, values, w, h);
+      svg.setAttribute("viewBox", `0 0 ${w} ${drawn}`);
+      svg.setAttribute("height", drawn);
+    } else bars(svg, data.labels, values, w, h, kind === "line");
     area.replaceChildren(svg);
   };
   figure.querySelectorAll("[data-chart-kind]").forEach((b) => b.addEventListener("click", () => {
