@@ -21,7 +21,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::Actor;
 use crate::http::records::{self, NewRecord, TransitionRequest};
 use crate::startup::AppState;
-use crate::store::{packs, stamp, tenants, users};
+use crate::store::{notify, packs, stamp, tenants, users};
 
 /// Records generated per form.
 pub type Generated = Vec<(String, usize)>;
@@ -191,6 +191,7 @@ async fn generate_form(
         .await
         .map_err(|e| refused(what(), e))?;
         tx.commit().await?;
+        notify::drop_queued(&app.db, tenant, &row.id).await?;
 
         for (k, ((from, action), who)) in rec.steps.iter().zip(&actors).enumerate() {
             let Some(t) = wf.transition(from, action) else {
@@ -225,6 +226,9 @@ async fn generate_form(
             .await
             .map_err(|e| refused(what(), e))?;
             tx.commit().await?;
+            // Generated phone numbers may be somebody's: a demo record's SMS and webhook
+            // deliveries are dropped, never sent.
+            notify::drop_queued(&app.db, tenant, &row.id).await?;
         }
         if tty && (i % 10 == 9 || i + 1 == total) {
             eprint!("\rdemo data: {tenant} {form_key} {}/{total}", i + 1);

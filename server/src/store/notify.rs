@@ -252,6 +252,18 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> sqlx::Result<OutboxRow> {
     })
 }
 
+/// Drops the messages still queued for `record`: demo records text and call nobody.
+pub async fn drop_queued(db: &Db, tenant: &str, record: &str) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from outbox where tenant_id = $1 and record_id = $2 and status = 'pending'",
+    )
+    .bind(tenant)
+    .bind(record)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Queues a delivery with a caller-chosen id (SMS payloads are sealed bound to it).
 #[allow(clippy::too_many_arguments)]
 pub async fn enqueue(
