@@ -14,6 +14,21 @@ use minijinja::{Environment, Error as MjError, ErrorKind, Expression};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+/// The functions an expression can call: Formwork's and minijinja's own. A field with one of
+/// these names would hide the function from every expression of its form.
+pub const FUNCTIONS: &[&str] = &[
+    "sum",
+    "age",
+    "days_between",
+    "today",
+    "now",
+    "decimal_round",
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+];
+
 /// Upper bound on the work one evaluation may do.
 const FUEL: u64 = 50_000;
 

@@ -119,6 +119,16 @@ impl CompiledForm {
                         ));
                         continue;
                     }
+                    if crate::expr::FUNCTIONS.contains(&key.as_str()) {
+                        errs.push(PackError::new(
+                            file,
+                            &ptr,
+                            format!(
+                                "field key `{key}` is the name of the expression function {key}(), which it would hide: choose another key (`{key}_value`)"
+                            ),
+                        ));
+                        continue;
+                    }
                     let kind = match prop.get("type").and_then(Value::as_str) {
                         Some("string") => FieldKind::String,
                         Some("number") => FieldKind::Number,
@@ -535,6 +545,22 @@ mod tests {
             ]
         );
         assert_eq!(errs[4].message, "姓名为必填项");
+    }
+
+    #[test]
+    fn a_field_may_not_hide_an_expression_function() {
+        let schema = json!({"type": "object", "properties": {
+            "age": {"type": "integer", "x-computed": "age(id_number)"},
+            "id_number": {"type": "string"}
+        }});
+        let errs = CompiledForm::fields_of(&schema, "forms/t.json").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].pointer, "/properties/age");
+        assert!(
+            errs[0].reason.contains("expression function age()"),
+            "{}",
+            errs[0].reason
+        );
     }
 
     #[test]
