@@ -116,6 +116,16 @@ async fn a_designed_form_is_checked_published_and_exported() {
     );
     assert_eq!(app.count("forms", "redcross").await, forms_before);
 
+    // A path that climbs out of the pack is refused (an export must not write outside it).
+    let (s, b) = admin
+        .post(
+            "/api/v1/designer/packs/red-cross/publish",
+            json!({"revision": revision, "files": {"examples/../../evil.txt": "x"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["problems"][0]["file"], "examples/../../evil.txt");
+
     // The valid draft: no problems, a new form at version 1, the page it will be.
     let (s, b) = admin
         .post(

@@ -126,6 +126,14 @@ fn merge(base: &PackFiles, draft: &Draft) -> (PackFiles, Vec<PackError>) {
         files.remove(path);
     }
     for (path, value) in &draft.files {
+        if !safe_path(path) {
+            problems.push(PackError::new(
+                path,
+                "",
+                "not a path inside the pack: use `/`-separated names without `..`, `.` or empty parts",
+            ));
+            continue;
+        }
         let text = match value {
             Value::String(s) => s.clone(),
             v if path == "roles.toml" => {
@@ -243,6 +251,18 @@ fn edit_roles(old: Option<&str>, roles: &RolesFile) -> String {
         }
     }
     doc.to_string()
+}
+
+/// Whether a draft's path stays inside the pack directory: relative, `/`-separated, no
+/// `..`, `.`, empty parts or backslashes (an exported zip must not write outside its folder).
+fn safe_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 300
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 /// `0.1.7` → `0.1.8`; anything else gets `.1` appended.
@@ -418,6 +438,9 @@ pub async fn publish(
         });
     }
     let (mut files, mut problems) = merge(&installed.files, &draft);
+    if !problems.is_empty() {
+        return Ok(invalid(&problems));
+    }
     if files == installed.files {
         return Err(ApiError::Conflict {
             code: "nothing_changed",
@@ -429,8 +452,7 @@ pub async fn publish(
         files.0.insert("pack.toml".into(), text.into_bytes());
     }
     let pack = match Pack::load(&files) {
-        Ok(p) if problems.is_empty() => p,
-        Ok(_) => return Ok(invalid(&problems)),
+        Ok(p) => p,
         Err(e) => {
             problems.extend(e);
             return Ok(invalid(&problems));
@@ -501,7 +523,8 @@ pub async fn export(
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    for (path, bytes) in &installed.files.0 {
+    // Only paths inside the folder: whoever unzips the export must not write outside it.
+    for (path, bytes) in installed.files.0.iter().filter(|(p, _)| safe_path(p)) {
         zip.start_file(format!("{pack_id}/{path}"), options)
             .map_err(anyhow::Error::from)?;
         zip.write_all(bytes).map_err(anyhow::Error::from)?;
@@ -540,6 +563,22 @@ mod tests {
         );
         let back: RolesFile = toml::from_str(&text).unwrap();
         assert_eq!(back.roles["city"].grants["loan"], ["read", "unmask"]);
+    }
+
+    #[test]
+    fn draft_paths_stay_inside_the_pack() {
+        assert!(safe_path("forms/loan.json"));
+        assert!(safe_path("examples/notes/a.md"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "examples/../../x",
+            "forms//a.json",
+            "a\\b",
+            "./pack.toml",
+        ] {
+            assert!(!safe_path(bad), "{bad}");
+        }
     }
 
     #[test]
