@@ -204,6 +204,23 @@ impl ServeArgs {
 }
 
 /// Where the master key comes from: FORMWORK_MASTER_KEY or a key file (not both).
+/// The configuration of a command that works on the database without serving: no demo
+/// tenants or records, a small pool.
+fn offline_config(db: &DbArgs, key_file: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(Config {
+        database_url: db.url()?,
+        listen: "127.0.0.1:0".parse()?,
+        demo: false,
+        demo_password: None,
+        demo_records: false,
+        session_hours: 1,
+        max_connections: 4,
+        timer_interval: std::time::Duration::from_secs(30),
+        data_dir: db.data_dir.clone(),
+        master_key: key_source(key_file)?,
+    })
+}
+
 fn key_source(key_file: Option<&PathBuf>) -> anyhow::Result<Option<KeySource>> {
     {
         // The key itself is taken from the environment only: a command line is visible to
@@ -511,18 +528,7 @@ fn pack_check(dir: &std::path::Path) -> std::process::ExitCode {
 impl Operator {
     /// The application state on the operator's database, and the user acted as.
     async fn connect(&self) -> anyhow::Result<(AppState, Actor)> {
-        let config = Config {
-            database_url: self.db.url()?,
-            listen: "127.0.0.1:0".parse()?,
-            demo: false,
-            demo_password: None,
-            demo_records: false,
-            session_hours: 1,
-            max_connections: 4,
-            timer_interval: std::time::Duration::from_secs(30),
-            data_dir: self.db.data_dir.clone(),
-            master_key: key_source(self.key_file.as_ref())?,
-        };
+        let config = offline_config(&self.db, self.key_file.as_ref())?;
         let (app, _) = crate::startup::state(&config).await?;
         let actor = Actor::of_username(&app, &self.tenant, &self.as_user)
             .await?
@@ -789,18 +795,7 @@ async fn import(a: ImportArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn demo_data(a: DemoDataArgs) -> anyhow::Result<()> {
-    let config = Config {
-        database_url: a.db.url()?,
-        listen: "127.0.0.1:0".parse()?,
-        demo: false,
-        demo_password: None,
-        demo_records: false,
-        session_hours: 1,
-        max_connections: 4,
-        timer_interval: std::time::Duration::from_secs(30),
-        data_dir: a.db.data_dir.clone(),
-        master_key: key_source(a.key_file.as_ref())?,
-    };
+    let config = offline_config(&a.db, a.key_file.as_ref())?;
     let (app, _) = crate::startup::state(&config).await?;
     if !tenants::exists(&app.db, &a.tenant).await? {
         bail!("no tenant {}", a.tenant);
