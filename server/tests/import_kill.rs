@@ -11,6 +11,9 @@ fn serve(dir: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_formwork"))
         .args([
             "serve",
+            // The import is the subject: the demo tenants, without their generated records,
+            // which would hold the first start for half a minute.
+            "--no-demo-records",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--data-dir",
