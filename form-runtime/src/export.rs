@@ -145,7 +145,7 @@ pub enum Cell {
     Number(f64),
     /// A date (`YYYY-MM-DD`).
     Date(chrono::NaiveDate),
-    /// A date-time, local to China.
+    /// A date-time, wall-clock time in the reader's zone.
     DateTime(chrono::NaiveDateTime),
     /// Yes or no.
     Bool(bool),
@@ -201,6 +201,8 @@ pub struct Row<'a> {
     pub data: &'a Value,
     /// System columns by name (`state` holds the state's label).
     pub system: &'a BTreeMap<&'static str, String>,
+    /// The reader's zone: date-times are written as its wall-clock time.
+    pub zone: chrono_tz::Tz,
 }
 
 impl ExportTemplate {
@@ -535,25 +537,25 @@ fn scalar_text(v: &Value) -> Option<String> {
 fn cell(l: &Leaf, row: &Row<'_>) -> Cell {
     match &l.source {
         Source::System(k) => match row.system.get(k.as_str()) {
-            Some(v) if k == "created_at" || k == "updated_at" => datetime_cell(v),
+            Some(v) if k == "created_at" || k == "updated_at" => datetime_cell(v, row.zone),
             Some(v) => Cell::Text(v.clone()),
             None => Cell::Empty,
         },
         Source::Expr(x) => match x.eval(row.data) {
-            Ok(v) => value_cell(&v, None),
+            Ok(v) => value_cell(&v, None, row.zone),
             Err(_) => Cell::Empty,
         },
         Source::Field(f, kind, format) => match row.data.get(f) {
             None | Some(Value::Null) => Cell::Empty,
             Some(v) => match kind {
                 FieldKind::Array | FieldKind::Object => Cell::Text(v.to_string()),
-                _ => value_cell(v, format.as_deref()),
+                _ => value_cell(v, format.as_deref(), row.zone),
             },
         },
     }
 }
 
-fn value_cell(v: &Value, format: Option<&str>) -> Cell {
+fn value_cell(v: &Value, format: Option<&str>, zone: chrono_tz::Tz) -> Cell {
     match v {
         Value::Null => Cell::Empty,
         Value::Bool(b) => Cell::Bool(*b),
@@ -561,19 +563,17 @@ fn value_cell(v: &Value, format: Option<&str>) -> Cell {
         Value::String(s) => match format {
             Some("date") => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map_or_else(|_| Cell::Text(s.clone()), Cell::Date),
-            Some("date-time") => datetime_cell(s),
+            Some("date-time") => datetime_cell(s, zone),
             _ => Cell::Text(s.clone()),
         },
         other => Cell::Text(other.to_string()),
     }
 }
 
-/// An RFC 3339 time shown in China time (UTC+8), as Excel has no time zones.
-fn datetime_cell(s: &str) -> Cell {
+/// An RFC 3339 time as wall-clock time in the reader's zone, as Excel has no time zones.
+fn datetime_cell(s: &str, zone: chrono_tz::Tz) -> Cell {
     match chrono::DateTime::parse_from_rfc3339(s) {
-        Ok(t) => {
-            Cell::DateTime((t.with_timezone(&chrono::Utc) + chrono::Duration::hours(8)).naive_utc())
-        }
+        Ok(t) => Cell::DateTime(t.with_timezone(&zone).naive_local()),
         Err(_) => Cell::Text(s.to_string()),
     }
 }
@@ -633,6 +633,7 @@ mod tests {
         let cells = t.cells(&Row {
             data: &data,
             system: &system,
+            zone: crate::clock::DEFAULT_ZONE,
         });
         assert_eq!(
             cells,
@@ -648,6 +649,7 @@ mod tests {
         totals.add(&t.cells(&Row {
             data: &json!({"amount": 1}),
             system: &system,
+            zone: crate::clock::DEFAULT_ZONE,
         }));
         assert_eq!(totals.value(1, Total::Sum), Cell::Number(101.5));
         assert_eq!(totals.value(0, Total::Count), Cell::Number(1.0));
@@ -669,6 +671,7 @@ mod tests {
         let cells = t.cells(&Row {
             data: &data,
             system: &system,
+            zone: crate::clock::DEFAULT_ZONE,
         });
         assert_eq!(
             cells[0],

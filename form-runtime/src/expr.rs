@@ -3,11 +3,15 @@
 //! Expressions are compiled once per form version against one shared environment that holds
 //! Formwork's functions, and run with a fuel limit so no expression can run away. The
 //! variables of an expression are the record's fields (in a repeating section: the row's
-//! fields, plus `record` for the whole record).
+//! fields, plus `record` for the whole record). `now()`, `today()` and `age()` read the
+//! [`Clock`] the expression is evaluated with: the change's moment in the tenant's zone.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
+
+use crate::clock::{Clock, DEFAULT_ZONE};
 
 use minijinja::value::{Rest, Value as MjValue};
 use minijinja::{Environment, Error as MjError, ErrorKind, Expression};
@@ -80,26 +84,54 @@ impl Expr {
             .collect()
     }
 
-    /// Evaluates against a JSON object of variables.
+    /// Evaluates against a JSON object of variables, on the system's clock in the default
+    /// zone (for checks that belong to no change).
     pub fn eval(&self, vars: &Value) -> Result<Value, String> {
-        let v = self
-            .compiled
-            .eval(MjValue::from(minijinja::value::Serde(vars)))
-            .map_err(|e| describe(&e))?;
+        self.eval_at(vars, &Clock::system(DEFAULT_ZONE))
+    }
+
+    /// Evaluates against a JSON object of variables, with `now()` and `today()` read from
+    /// `clock`.
+    pub fn eval_at(&self, vars: &Value, clock: &Clock) -> Result<Value, String> {
+        let v = self.run(vars, clock)?;
         if v.is_undefined() || v.is_none() {
             return Ok(Value::Null);
         }
         serde_json::to_value(&v).map_err(|e| e.to_string())
     }
 
-    /// Evaluates as a condition: true only for a truthy result.
+    /// Evaluates as a condition on the system's clock: true only for a truthy result.
     pub fn test(&self, vars: &Value) -> Result<bool, String> {
-        let v = self
+        self.test_at(vars, &Clock::system(DEFAULT_ZONE))
+    }
+
+    /// Evaluates as a condition with `clock`: true only for a truthy result.
+    pub fn test_at(&self, vars: &Value, clock: &Clock) -> Result<bool, String> {
+        Ok(self.run(vars, clock)?.is_true())
+    }
+
+    fn run(&self, vars: &Value, clock: &Clock) -> Result<MjValue, String> {
+        // The functions read the clock of this evaluation; it is put back afterwards, so an
+        // evaluation never sees another's clock.
+        let before = CLOCK.with(|c| c.replace(Some(*clock)));
+        let out = self
             .compiled
             .eval(MjValue::from(minijinja::value::Serde(vars)))
-            .map_err(|e| describe(&e))?;
-        Ok(v.is_true())
+            .map_err(|e| describe(&e));
+        CLOCK.with(|c| c.set(before));
+        out
     }
+}
+
+thread_local! {
+    /// The clock of the evaluation running on this thread (evaluation is synchronous).
+    static CLOCK: Cell<Option<Clock>> = const { Cell::new(None) };
+}
+
+fn clock() -> Clock {
+    CLOCK
+        .with(Cell::get)
+        .unwrap_or_else(|| Clock::system(DEFAULT_ZONE))
 }
 
 fn describe(e: &MjError) -> String {
@@ -170,10 +202,6 @@ fn decimal_round(x: MjValue, places: u32) -> Result<MjValue, MjError> {
     }
 }
 
-fn china_today() -> chrono::NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
-}
-
 fn parse_date(v: &MjValue) -> Option<chrono::NaiveDate> {
     let s = v.as_str()?;
     chrono::NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
@@ -185,7 +213,10 @@ fn age(id: MjValue, on: Rest<MjValue>) -> MjValue {
     let Some(birth) = id.as_str().and_then(crate::formats::id_number_birth_date) else {
         return MjValue::UNDEFINED;
     };
-    let on = on.first().and_then(parse_date).unwrap_or_else(china_today);
+    let on = on
+        .first()
+        .and_then(parse_date)
+        .unwrap_or_else(|| clock().today());
     match on.years_since(birth) {
         Some(y) => MjValue::from(y),
         None => MjValue::UNDEFINED,
@@ -201,15 +232,14 @@ fn days_between(a: MjValue, b: MjValue) -> MjValue {
     }
 }
 
-/// `now()`: the current time in China (UTC+8), `YYYY-MM-DDTHH:MM:SS+08:00`.
+/// `now()`: the change's moment in the tenant's zone, `YYYY-MM-DDTHH:MM:SS+08:00`.
 fn now() -> MjValue {
-    let t = chrono::Utc::now() + chrono::Duration::hours(8);
-    MjValue::from(t.format("%Y-%m-%dT%H:%M:%S+08:00").to_string())
+    MjValue::from(clock().now_text())
 }
 
-/// `today()`: today's date in China (UTC+8), `YYYY-MM-DD`.
+/// `today()`: the change's date in the tenant's zone, `YYYY-MM-DD`.
 fn today() -> MjValue {
-    MjValue::from(china_today().format("%Y-%m-%d").to_string())
+    MjValue::from(clock().today().format("%Y-%m-%d").to_string())
 }
 
 #[cfg(test)]
@@ -261,6 +291,31 @@ mod tests {
         assert_eq!(
             Expr::compile("age('123')").unwrap().eval(&vars).unwrap(),
             Value::Null
+        );
+    }
+
+    #[test]
+    fn now_and_today_read_the_clock_of_the_evaluation() {
+        use chrono::TimeZone;
+        let t = chrono::Utc.with_ymd_and_hms(2025, 3, 31, 16, 5, 0).unwrap();
+        let clock = Clock::at(t, DEFAULT_ZONE);
+        let vars = json!({"id": "110105194904010027"});
+        let at = |src: &str| Expr::compile(src).unwrap().eval_at(&vars, &clock).unwrap();
+        assert_eq!(at("now()"), json!("2025-04-01T00:05:00+08:00"));
+        assert_eq!(at("today()"), json!("2025-04-01"));
+        assert_eq!(
+            at("age(id)"),
+            json!(76),
+            "76 on the birthday itself, in Shanghai"
+        );
+        assert!(Expr::compile("today() == '2025-04-01'")
+            .unwrap()
+            .test_at(&vars, &clock)
+            .unwrap());
+        // Without a clock of its own, an evaluation runs on the system's.
+        assert_ne!(
+            Expr::compile("today()").unwrap().eval(&vars).unwrap(),
+            json!("2025-04-01")
         );
     }
 

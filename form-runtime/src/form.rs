@@ -85,7 +85,7 @@ impl std::fmt::Debug for CompiledForm {
 }
 
 /// Extension keywords a form schema may carry at its top level.
-const FORM_EXTENSIONS: &[&str] = &["x-workflow", "x-ui"];
+const FORM_EXTENSIONS: &[&str] = &["x-workflow", "x-ui", "x-summary"];
 
 impl CompiledForm {
     /// Reads the top-level fields of a form schema, reporting problems against `file`.
@@ -184,6 +184,7 @@ impl CompiledForm {
                 ));
             }
         }
+        errs.extend(crate::display::check_summary(schema, file));
         if errs.is_empty() {
             Ok(fields)
         } else {

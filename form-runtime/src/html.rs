@@ -45,6 +45,8 @@ pub struct View<'a> {
     pub writable: Option<&'a BTreeSet<String>>,
     /// Choices of each `x-ref` field: (record id, label).
     pub references: &'a BTreeMap<String, Vec<(String, String)>>,
+    /// The tenant's zone: date-times are shown and entered as wall-clock time in it.
+    pub zone: chrono_tz::Tz,
 }
 
 impl View<'_> {
@@ -517,14 +519,11 @@ fn attachment_url(id: &str) -> String {
     format!("/api/v1/attachments/{}", url_segment(id))
 }
 
-/// Hours China time (UTC+8) is ahead of UTC; pages show and enter times in it.
-const CHINA_HOURS: i64 = 8;
-
-/// An RFC 3339 time as China wall-clock time.
-fn china_time(s: &str) -> Option<chrono::NaiveDateTime> {
+/// An RFC 3339 time as wall-clock time in `zone`.
+fn local_time(s: &str, zone: chrono_tz::Tz) -> Option<chrono::NaiveDateTime> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
-        .map(|t| (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(CHINA_HOURS)).naive_utc())
+        .map(|t| t.with_timezone(&zone).naive_local())
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@
 
 pub mod attachment;
 pub mod batch_rule;
+pub mod clock;
 pub mod dashboard;
 pub mod demo;
+pub mod display;
 pub mod document;
 pub mod error;
 pub mod export;

@@ -191,6 +191,9 @@ pub struct CompiledList {
     /// Its definition.
     pub def: ListDef,
     kinds: BTreeMap<String, Kind>,
+    /// The workflow's state keys in the order the workflow declares them: sorting or
+    /// grouping by `state` follows this order (empty: by key).
+    state_order: Vec<String>,
 }
 
 /// One sort key.
@@ -322,6 +325,7 @@ impl CompiledList {
                 key: key.to_string(),
                 def,
                 kinds,
+                state_order: Vec::new(),
             })
         } else {
             Err(errs)
@@ -662,6 +666,33 @@ impl CompiledList {
         }
     }
 
+    /// The list with its form's workflow states, in the workflow's order: rows sorted or
+    /// grouped by `state` then come in the flow's order (草稿, 已提交, …, 已发放) rather than
+    /// by state key.
+    pub fn in_flow_order(mut self, states: impl IntoIterator<Item = String>) -> Self {
+        self.state_order = states
+            .into_iter()
+            .filter(|s| crate::key::is_key(s))
+            .collect();
+        self
+    }
+
+    /// The SQL expression rows are ordered by for `field`: for `state` with known states,
+    /// the state's position in the workflow (`case state when 'draft' then 0 … end`, the
+    /// same text in both dialects, so an expression index matches it); otherwise what a
+    /// filter compares.
+    fn order_expr(&self, field: &str, dialect: Dialect) -> String {
+        if self.kinds.get(field) == Some(&Kind::State) && !self.state_order.is_empty() {
+            let mut e = String::from("(case state");
+            for (i, s) in self.state_order.iter().enumerate() {
+                e.push_str(&format!(" when '{s}' then {i}"));
+            }
+            e.push_str(&format!(" else {} end)", self.state_order.len()));
+            return e;
+        }
+        self.expr(field, dialect)
+    }
+
     /// The SQL expression a filter or sort on `field` compares.
     fn expr(&self, field: &str, dialect: Dialect) -> String {
         match self.kinds.get(field) {
@@ -678,7 +709,7 @@ impl CompiledList {
     pub fn order_by(&self, q: &ListQuery, dialect: Dialect) -> String {
         let mut parts: Vec<String> = self.group_order(q, dialect).into_iter().collect();
         parts.extend(q.sort.iter().map(|s| {
-            let expr = self.expr(&s.field, dialect);
+            let expr = self.order_expr(&s.field, dialect);
             format!("{expr} {}", if s.desc { "desc" } else { "asc" })
         }));
         parts.push("record_id desc".into());
@@ -691,7 +722,7 @@ impl CompiledList {
         let g = q.group.as_deref()?;
         let desc = q.sort.iter().any(|s| s.field == g && s.desc);
         let dir = if desc { "desc" } else { "asc" };
-        Some(format!("{} {dir} nulls last", self.expr(g, dialect)))
+        Some(format!("{} {dir} nulls last", self.order_expr(g, dialect)))
     }
 
     /// The statement counting the records of each group of `q`, around `from_where`, the
@@ -711,7 +742,7 @@ impl CompiledList {
             _ => json_scalar_text_expr(dialect, g),
         };
         let order = self.group_order(q, dialect)?;
-        let expr = self.expr(g, dialect);
+        let expr = self.order_expr(g, dialect);
         Some(format!(
             "select {value} as g, count(*) as n{from_where} group by {value}, {expr} order by {order}"
         ))
@@ -741,17 +772,19 @@ impl CompiledList {
         let expr = |f: &str| self.expr(f, dialect);
         let lead_sort = self.def.sort.first().map(|s| {
             let f = s.trim_start_matches('-');
-            expr(f)
+            self.order_expr(f, dialect)
         });
         let mut out = Vec::new();
-        for f in self
+        let group = self.def.group.iter().map(|g| self.order_expr(g, dialect));
+        for e in self
             .def
             .filters
             .iter()
-            .chain(&self.def.group)
             .filter(|f| self.kinds.get(f.as_str()) != Some(&Kind::Org))
+            .map(|f| expr(f))
+            .chain(group)
         {
-            let mut cols = vec!["tenant_id".to_string(), "form_key".to_string(), expr(f)];
+            let mut cols = vec!["tenant_id".to_string(), "form_key".to_string(), e];
             cols.extend(lead_sort.clone());
             cols.push("org_path".into());
             out.push(cols.join(", "));
@@ -1374,6 +1407,52 @@ mod tests {
         let q = plain.parse_query(&[]).unwrap();
         assert!(plain.group_count_sql(&q, Dialect::Sqlite, "").is_none());
         assert!(!plain.order_by(&q, Dialect::Sqlite).contains("nulls"));
+    }
+
+    #[test]
+    fn groups_by_state_follow_the_workflow_order_and_the_index_matches() {
+        let states = [
+            "draft",
+            "submitted",
+            "city_approved",
+            "allocated",
+            "refused",
+        ];
+        let l = grouped("state")
+            .unwrap()
+            .in_flow_order(states.iter().map(|s| s.to_string()));
+        let q = l.parse_query(&[]).unwrap();
+        let case = "(case state when 'draft' then 0 when 'submitted' then 1 \
+                    when 'city_approved' then 2 when 'allocated' then 3 when 'refused' then 4 else 5 end)";
+        assert_eq!(
+            l.order_by(&q, Dialect::Sqlite),
+            format!("{case} asc nulls last, created_at desc, record_id desc")
+        );
+        let count = l
+            .group_count_sql(&q, Dialect::Postgres, " from records")
+            .unwrap();
+        assert_eq!(
+            count,
+            format!("select state as g, count(*) as n from records group by state, {case} order by {case} asc nulls last")
+        );
+        // The same expression is indexed, so the grouped page reads the index in order; the
+        // state filter keeps its plain index.
+        let idx = l.index_expressions(Dialect::Sqlite);
+        assert!(
+            idx.contains(&format!(
+                "tenant_id, form_key, {case}, created_at, org_path"
+            )),
+            "{idx:?}"
+        );
+        assert!(
+            idx.contains(&"tenant_id, form_key, state, created_at, org_path".to_string()),
+            "{idx:?}"
+        );
+        // Sorting by state descending reverses the flow.
+        let q = l.parse_query(&pairs(&[("sort", "-state")])).unwrap();
+        assert!(l
+            .order_by(&q, Dialect::Postgres)
+            .starts_with(&format!("{case} desc nulls last, {case} desc")));
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub struct UiHints {
     /// How to draw the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub widget: Option<Widget>,
+    /// A yes/no field's words for true and false (`["相符", "不符"]`); default 是/否.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yes_no: Option<[String; 2]>,
 }
 
 /// Ways a page draws a field.
@@ -460,6 +463,23 @@ impl Rules {
                                 format!("{at}/x-ui/columns"),
                                 "columns must be 1 to 4",
                             ));
+                        }
+                        if let Some(words) = &h.yes_no {
+                            if obj.get("type").and_then(Value::as_str) != Some("boolean") {
+                                errs.push(PackError::new(
+                                    file,
+                                    format!("{at}/x-ui/yes_no"),
+                                    "yes_no names the words of a yes/no (boolean) field",
+                                ));
+                            } else if words.iter().any(|w| w.trim().is_empty())
+                                || words[0] == words[1]
+                            {
+                                errs.push(PackError::new(
+                                    file,
+                                    format!("{at}/x-ui/yes_no"),
+                                    "yes_no is two different, non-empty words: [true, false], e.g. [\"相符\", \"不符\"]",
+                                ));
+                            }
                         }
                     }
                     Err(e) => errs.push(PackError::new(

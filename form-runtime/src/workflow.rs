@@ -180,6 +180,35 @@ pub struct TransitionDef {
     /// (e.g. one application per ID number per year), each rule with its own message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unique: Vec<UniqueRule>,
+    /// Separation of duties (the maker is not the checker): who fired one of these actions
+    /// on a record may not fire this one on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separate: Option<Separation>,
+}
+
+/// Separation of duties on a transition: `from` names earlier actions whose actor may not
+/// fire this one on the same record, unless the record belongs to a unit that works with one
+/// person for both (`waived_in`), and then the firing is audited as waived.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Separation {
+    /// Actions of the workflow; who fired any of them on the record is excluded.
+    pub from: Vec<String>,
+    /// Unit codes whose records (the unit and every unit below it) are exempt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived_in: Vec<String>,
+    /// What the excluded user is told; default 「…须由另一人办理」.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Message>,
+}
+
+impl Separation {
+    /// Whether a record filed under `org_path` (`/shrc/minhang/`) is exempt.
+    pub fn waived(&self, org_path: &str) -> bool {
+        org_path
+            .split('/')
+            .any(|unit| !unit.is_empty() && self.waived_in.iter().any(|w| w == unit))
+    }
 }
 
 fn is_yes(b: &bool) -> bool {
@@ -450,6 +479,9 @@ pub struct InboxRule {
     pub org: Option<OrgRule>,
     /// For a countersign: (action, member) whose vote must not be in yet.
     pub unvoted: Option<(String, String)>,
+    /// For a separation of duties: the earlier actions the user must not have fired on
+    /// the record, and the units whose records are exempt.
+    pub separate: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// What firing a transition will do, once checked.
@@ -722,6 +754,32 @@ impl Workflow {
                     }
                 }
             }
+            if let Some(sep) = &t.separate {
+                let at = format!("/transitions/{i}/separate");
+                if sep.from.is_empty() {
+                    err(
+                        format!("{at}/from"),
+                        "name the earlier actions whose actor is excluded".into(),
+                    );
+                }
+                for (k, a) in sep.from.iter().enumerate() {
+                    if !def.transitions.iter().any(|x| &x.action == a) {
+                        err(format!("{at}/from/{k}"), format!("unknown action `{a}`"));
+                    }
+                }
+                for (k, u) in sep.waived_in.iter().enumerate() {
+                    let code = !u.is_empty()
+                        && u.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+                        });
+                    if !code {
+                        err(
+                            format!("{at}/waived_in/{k}"),
+                            format!("`{u}` is not a unit code (a-z, 0-9, -, _)"),
+                        );
+                    }
+                }
+            }
             for (j, g) in t.guards.iter().enumerate() {
                 if let Err(e) = crate::expr::Expr::compile(&g.rule) {
                     err(
@@ -945,6 +1003,10 @@ impl Workflow {
             let rule = InboxRule {
                 org: t.org.clone(),
                 unvoted,
+                separate: t
+                    .separate
+                    .as_ref()
+                    .map(|s| (s.from.clone(), s.waived_in.clone())),
             };
             for f in t.from.keys() {
                 match out.iter_mut().find(|(s, _)| s == f) {
@@ -963,6 +1025,7 @@ impl Workflow {
         from: &str,
         action: &str,
         data: &mut serde_json::Value,
+        clock: &crate::clock::Clock,
     ) -> Result<()> {
         let Some(t) = self.transition(from, action) else {
             return Ok(());
@@ -971,7 +1034,7 @@ impl Workflow {
             if let Effect::Set(m) = e {
                 for (f, x) in m {
                     let v = crate::expr::Expr::compile(x)
-                        .and_then(|x| x.eval(data))
+                        .and_then(|x| x.eval_at(data, clock))
                         .map_err(|e| {
                             Error::Invalid(vec![FieldError::new(
                                 format!("/{}", crate::form::escape(f)),
@@ -1035,6 +1098,7 @@ impl Workflow {
         action: &str,
         roles: &[String],
         data: &serde_json::Value,
+        clock: &crate::clock::Clock,
     ) -> Result<()> {
         let Some(t) = self.transition(from, action) else {
             return Ok(());
@@ -1064,7 +1128,7 @@ impl Workflow {
         }
         for g in &t.guards {
             let holds = crate::expr::Expr::compile(&g.rule)
-                .and_then(|x| x.test(data))
+                .and_then(|x| x.test_at(data, clock))
                 .unwrap_or(false);
             if !holds {
                 let (zh, en) = match &g.message {

@@ -72,6 +72,7 @@ impl Page {
             hidden: &self.hidden,
             writable: self.writable.as_ref(),
             references: &self.references,
+            zone: form_runtime::clock::DEFAULT_ZONE,
         }
     }
 
@@ -457,7 +458,12 @@ fn fields_the_user_may_not_write_are_shown_read_only_and_never_read_back() {
         ("/members/0/name", "李四"),
     ]);
     let writable = page.writable.clone();
-    let data = html::parse(&page.schema, &posted, writable.as_ref());
+    let data = html::parse(
+        &page.schema,
+        &posted,
+        writable.as_ref(),
+        form_runtime::clock::DEFAULT_ZONE,
+    );
     assert_eq!(
         data,
         json!({"applicant_name": "李四", "members": [{"name": "李四"}]})
@@ -473,7 +479,12 @@ fn a_fire_relief_record_survives_the_page_round_trip() {
     let record = fire_record();
     let page = Page::new(fire_relief(), record.clone());
     let posted = page.submitted();
-    let data = html::parse(&page.schema, &posted, None);
+    let data = html::parse(
+        &page.schema,
+        &posted,
+        None,
+        form_runtime::clock::DEFAULT_ZONE,
+    );
     // Everything comes back exactly, decimals included: the page offers the spare row only
     // when there are no rows, and the computed and read-only fields are not posted.
     assert_eq!(data, record, "posted: {posted:?}");
@@ -511,6 +522,7 @@ fn parse_types_what_people_changed() {
             ("/unknown", "x"),
         ]),
         None,
+        form_runtime::clock::DEFAULT_ZONE,
     );
     assert_eq!(
         data,
@@ -527,13 +539,28 @@ fn parse_types_what_people_changed() {
         })
     );
     // An unticked box posts only the hidden false.
-    let unticked = html::parse(&schema, &pairs(&[("/promise", "false")]), None);
+    let unticked = html::parse(
+        &schema,
+        &pairs(&[("/promise", "false")]),
+        None,
+        form_runtime::clock::DEFAULT_ZONE,
+    );
     assert_eq!(unticked, json!({"promise": false}));
     // Text where a number belongs stays text, for validation to report at /deaths.
-    let wrong = html::parse(&schema, &pairs(&[("/deaths", "两人")]), None);
+    let wrong = html::parse(
+        &schema,
+        &pairs(&[("/deaths", "两人")]),
+        None,
+        form_runtime::clock::DEFAULT_ZONE,
+    );
     assert_eq!(wrong, json!({"deaths": "两人"}));
     // Only empty rows: no members at all.
-    let empty = html::parse(&schema, &pairs(&[("/members/0/name", "")]), None);
+    let empty = html::parse(
+        &schema,
+        &pairs(&[("/members/0/name", "")]),
+        None,
+        form_runtime::clock::DEFAULT_ZONE,
+    );
     assert_eq!(empty, json!({}));
 }
 
@@ -575,7 +602,12 @@ fn choices_attachments_and_groups_round_trip() {
         "items": [{"name": "a", "done": true, "code": "C1", "secret": "S1"}, {"name": "b", "done": false}]
     });
     let page = Page::new(schema.clone(), record.clone());
-    let data = html::parse(&schema, &page.submitted(), None);
+    let data = html::parse(
+        &schema,
+        &page.submitted(),
+        None,
+        form_runtime::clock::DEFAULT_ZONE,
+    );
     assert_eq!(data, record);
     // Unticking a kept file lets go of it.
     let without: Vec<(String, String)> = page
@@ -584,7 +616,7 @@ fn choices_attachments_and_groups_round_trip() {
         .filter(|(k, v)| !(k == "/photos" && v == "p1"))
         .collect();
     assert_eq!(
-        html::parse(&schema, &without, None)["photos"],
+        html::parse(&schema, &without, None, form_runtime::clock::DEFAULT_ZONE)["photos"],
         json!(["p2"])
     );
 }
@@ -607,7 +639,12 @@ fn values_are_escaped_in_the_page_and_the_sheet() {
         .fields()
         .contains("&lt;/textarea&gt;&quot;&gt;&lt;script&gt;"));
     // And the escaped value is still what comes back.
-    let data = html::parse(&page.schema, &page.submitted(), None);
+    let data = html::parse(
+        &page.schema,
+        &page.submitted(),
+        None,
+        form_runtime::clock::DEFAULT_ZONE,
+    );
     assert_eq!(data["applicant_name"], json!(evil));
     assert_eq!(data["district"], json!(evil));
 }
@@ -740,7 +777,15 @@ fn a_stored_value_the_control_cannot_hold_is_kept_on_the_page() {
     assert!(html.contains(r#"name="/at" type="text" value="soon""#));
     assert!(html.contains(r#"<option value="丙" selected>丙</option>"#));
     // Saved again unchanged, each comes back as it was, for validation to report.
-    assert_eq!(html::parse(&schema, &page.submitted(), None), page.data);
+    assert_eq!(
+        html::parse(
+            &schema,
+            &page.submitted(),
+            None,
+            form_runtime::clock::DEFAULT_ZONE
+        ),
+        page.data
+    );
 }
 
 #[test]

@@ -97,7 +97,8 @@ impl Catalog {
                     return Ok(None);
                 };
                 let c = CompiledList::check_form(list, def, &form.fields, &form.schema, "")
-                    .map_err(|e| anyhow::anyhow!("stored list {list} is invalid: {e:?}"))?;
+                    .map_err(|e| anyhow::anyhow!("stored list {list} is invalid: {e:?}"))?
+                    .in_flow_order(form.workflow.def.states.iter().map(|s| s.key.clone()));
                 let c = Arc::new(c);
                 write(&self.lists).insert((tenant.to_string(), list.to_string()), c.clone());
                 c

@@ -275,6 +275,19 @@ enum TenantCommand {
         /// Name of the root org unit (defaults to the tenant's name).
         #[arg(long)]
         root_name: Option<String>,
+        /// The zone its people read times in (IANA name).
+        #[arg(long, default_value = "Asia/Shanghai")]
+        time_zone: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set the zone a tenant's people read times in (IANA name, e.g. Asia/Shanghai): pages,
+    /// documents and exports show times in it, and now()/today() of its changes mean it.
+    TimeZone {
+        /// Tenant key.
+        key: String,
+        /// IANA zone name.
+        zone: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -386,10 +399,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             name,
             root_unit,
             root_name,
+            time_zone,
             db,
         }) => {
             check_code("tenant key", &key)?;
             check_code("unit code", &root_unit)?;
+            let zone = time_zone_named(&time_zone)?;
             let db = db.connect().await?;
             if tenants::exists(&db, &key).await? {
                 bail!("tenant {key} already exists");
@@ -403,8 +418,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 root_name.as_deref().unwrap_or(&name),
             )
             .await?;
+            tenants::set_time_zone(&mut tx, &key, zone).await?;
             tx.commit().await?;
-            println!("created tenant {key} with root unit {root_unit}");
+            println!("created tenant {key} with root unit {root_unit}, times in {zone}");
+        }
+        Command::Tenant(TenantCommand::TimeZone { key, zone, db }) => {
+            let zone = time_zone_named(&zone)?;
+            let db = db.connect().await?;
+            let mut tx = db.begin().await?;
+            if !tenants::set_time_zone(&mut tx, &key, zone).await? {
+                bail!("there is no tenant {key}");
+            }
+            audit::append(
+                &mut tx,
+                &key,
+                None,
+                "tenant.time_zone",
+                &key,
+                &serde_json::json!({"time_zone": zone.name()}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("tenant {key} now reads times in {zone}");
         }
         Command::Org(OrgCommand::Add {
             tenant,
@@ -855,4 +890,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
+}
+
+/// An IANA zone by name, or an error saying what is expected.
+fn time_zone_named(name: &str) -> anyhow::Result<chrono_tz::Tz> {
+    form_runtime::clock::zone(name).ok_or_else(|| {
+        anyhow::anyhow!("`{name}` is not a time zone: give an IANA name such as Asia/Shanghai")
+    })
 }

@@ -81,6 +81,8 @@ pub struct ExportPlan {
     pub clear: bool,
     /// xlsx or csv.
     pub format: FileFormat,
+    /// The reader's zone: date-time cells hold its wall-clock time (Excel has no zones).
+    pub zone: chrono_tz::Tz,
 }
 
 /// Progress shared between the export and whoever watches it.
@@ -301,6 +303,7 @@ fn write_xlsx(
         let row = Row {
             data: &p.data,
             system: &p.system,
+            zone: plan.zone,
         };
         let group = t
             .sheet_of(&row)
@@ -493,6 +496,7 @@ fn write_csv(
         let cells = t.cells(&Row {
             data: &p.data,
             system: &p.system,
+            zone: plan.zone,
         });
         let line: Vec<String> = cells.iter().map(Cell::text).collect();
         write_csv_line(&mut w, &line)?;

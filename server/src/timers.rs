@@ -141,6 +141,7 @@ pub async fn fire_due(app: &AppState) -> anyhow::Result<usize> {
             updated_at: at.clone(),
             ..row.clone()
         };
+        let zone = crate::store::tenants::time_zone(&mut tx, &tenant).await?;
         let happened = effects::Happened {
             tenant: &tenant,
             actor_id: SYSTEM,
@@ -151,6 +152,7 @@ pub async fn fire_due(app: &AppState) -> anyhow::Result<usize> {
             transition: Some((&state, &action)),
             run_effects: false,
             at: &at,
+            zone,
         };
         effects::apply(&mut tx, app, &outward, &happened)
             .await

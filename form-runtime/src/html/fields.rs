@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::sheet::{display, plain};
 use super::{
-    attachment_url, child, china_time, choices, esc, fields_of, id_of, layout, required_of,
+    attachment_url, child, choices, esc, fields_of, id_of, layout, local_time, required_of,
     row_vars, shown, text_of, url_segment, Choice, Field, Kind, View, Words,
 };
 use crate::FieldError;
@@ -310,7 +310,8 @@ impl<'v, 'a> Page<'v, 'a> {
                 let local = if text.is_empty() {
                     Some(String::new())
                 } else {
-                    china_time(&text).map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+                    local_time(&text, self.view.zone)
+                        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
                 };
                 match local {
                     None => as_text(),

@@ -1,6 +1,7 @@
 //! Posted form fields (`application/x-www-form-urlencoded` pairs named by JSON pointers)
 //! read back into a record's data, typed by the schema.
 
+use chrono_tz::Tz;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Number, Value};
@@ -19,6 +20,7 @@ pub fn parse(
     schema: &Value,
     pairs: &[(String, String)],
     writable: Option<&BTreeSet<String>>,
+    zone: Tz,
 ) -> Value {
     let posted: Vec<(Vec<String>, &str)> = pairs
         .iter()
@@ -33,7 +35,7 @@ pub fn parse(
                 _ => None,
             })
             .collect();
-        if let Some(v) = read(f, &mine) {
+        if let Some(v) = read(f, &mine, zone) {
             data.insert(f.key.to_string(), v);
         }
     }
@@ -69,7 +71,7 @@ fn segments(name: &str) -> Option<Vec<String>> {
     )
 }
 
-fn read(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
+fn read(f: &Field<'_>, entries: &[Entry<'_>], zone: Tz) -> Option<Value> {
     let own: Vec<&str> = entries
         .iter()
         .filter(|(rest, _)| rest.is_empty())
@@ -78,14 +80,14 @@ fn read(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
         .collect();
     let last = own.last().copied();
     match f.kind {
-        Kind::Repeat => rows(f, entries),
-        Kind::Group => object(&fields_of(f.node), entries),
+        Kind::Repeat => rows(f, entries, zone),
+        Kind::Group => object(&fields_of(f.node), entries, zone),
         Kind::Multi | Kind::Attachment { many: true } => {
             let mut seen = BTreeSet::new();
             let values: Vec<Value> = own
                 .iter()
                 .filter(|v| seen.insert(v.trim()))
-                .map(|v| scalar(f.kind, f.scalar_type(), v))
+                .map(|v| scalar(f.kind, f.scalar_type(), v, zone))
                 .collect();
             (!values.is_empty()).then_some(Value::Array(values))
         }
@@ -94,7 +96,7 @@ fn read(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .map(|l| scalar(f.kind, f.scalar_type(), l))
+                .map(|l| scalar(f.kind, f.scalar_type(), l, zone))
                 .collect();
             (!values.is_empty()).then_some(Value::Array(values))
         }
@@ -102,13 +104,13 @@ fn read(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
             let text = last?.trim();
             Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())))
         }
-        _ => last.map(|v| scalar(f.kind, f.scalar_type(), v)),
+        _ => last.map(|v| scalar(f.kind, f.scalar_type(), v, zone)),
     }
 }
 
 /// A repeating section from `/<section>/<i>/<field>` in index order; rows with nothing in
 /// them (the spare empty row a page offers) are dropped and the rest numbered densely.
-fn rows(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
+fn rows(f: &Field<'_>, entries: &[Entry<'_>], zone: Tz) -> Option<Value> {
     let cols = f.row_fields();
     let mut by_row: BTreeMap<usize, Vec<Entry<'_>>> = BTreeMap::new();
     for (rest, v) in entries {
@@ -121,7 +123,7 @@ fn rows(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
     }
     let rows: Vec<Value> = by_row
         .values()
-        .filter_map(|e| object(&cols, e))
+        .filter_map(|e| object(&cols, e, zone))
         .filter(|row| {
             row.as_object()
                 .is_some_and(|r| r.values().any(|v| *v != Value::Bool(false)))
@@ -132,7 +134,7 @@ fn rows(f: &Field<'_>, entries: &[Entry<'_>]) -> Option<Value> {
 
 /// An object of `fields` (a row or a group); None when none of them was filled in.
 /// Computed fields are never read: the server computes them.
-fn object(fields: &[Field<'_>], entries: &[Entry<'_>]) -> Option<Value> {
+fn object(fields: &[Field<'_>], entries: &[Entry<'_>], zone: Tz) -> Option<Value> {
     let mut out = Map::new();
     for c in fields.iter().filter(|c| !c.computed()) {
         let mine: Vec<Entry<'_>> = entries
@@ -142,7 +144,7 @@ fn object(fields: &[Field<'_>], entries: &[Entry<'_>]) -> Option<Value> {
                 _ => None,
             })
             .collect();
-        if let Some(v) = read(c, &mine) {
+        if let Some(v) = read(c, &mine, zone) {
             out.insert(c.key.to_string(), v);
         }
     }
@@ -150,7 +152,7 @@ fn object(fields: &[Field<'_>], entries: &[Entry<'_>]) -> Option<Value> {
 }
 
 /// One posted text as a value of JSON type `ty`.
-fn scalar(kind: Kind, ty: &str, text: &str) -> Value {
+fn scalar(kind: Kind, ty: &str, text: &str, zone: Tz) -> Value {
     match (kind, ty) {
         (Kind::Textarea | Kind::Richtext, _) => Value::String(text.replace("\r\n", "\n")),
         (_, "integer") => number(text, true),
@@ -160,7 +162,7 @@ fn scalar(kind: Kind, ty: &str, text: &str) -> Value {
             "false" | "off" | "0" => Value::Bool(false),
             other => Value::String(other.to_string()),
         },
-        (Kind::DateTime, _) => Value::String(date_time(text.trim())),
+        (Kind::DateTime, _) => Value::String(date_time(text.trim(), zone)),
         _ => Value::String(text.trim().to_string()),
     }
 }
@@ -222,15 +224,18 @@ fn without_thousands(t: &str) -> String {
     out
 }
 
-/// A `datetime-local` value (`2026-11-25T10:00`) as RFC 3339 in China time; any other text
-/// is left for validation to judge.
-fn date_time(t: &str) -> String {
+/// A `datetime-local` value (`2026-11-25T10:00`), wall-clock time in the tenant's `zone`, as
+/// RFC 3339 with the zone's offset; any other text is left for validation to judge. A time
+/// the zone skips or repeats (a daylight-saving change) takes the earlier offset.
+fn date_time(t: &str, zone: Tz) -> String {
+    use chrono::TimeZone;
     ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
         .iter()
         .find_map(|fmt| chrono::NaiveDateTime::parse_from_str(t, fmt).ok())
+        .and_then(|dt| zone.from_local_datetime(&dt).earliest())
         .map_or_else(
             || t.to_string(),
-            |dt| format!("{}+08:00", dt.format("%Y-%m-%dT%H:%M:%S")),
+            |dt| dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
         )
 }
 
@@ -253,13 +258,25 @@ mod tests {
     }
 
     #[test]
-    fn local_times_become_china_times() {
-        assert_eq!(date_time("2026-11-25T10:00"), "2026-11-25T10:00:00+08:00");
+    fn local_times_are_read_in_the_tenants_zone() {
+        let sh = crate::clock::DEFAULT_ZONE;
         assert_eq!(
-            date_time("2026-11-25T10:00:05"),
+            date_time("2026-11-25T10:00", sh),
+            "2026-11-25T10:00:00+08:00"
+        );
+        assert_eq!(
+            date_time("2026-11-25T10:00:05", sh),
             "2026-11-25T10:00:05+08:00"
         );
-        assert_eq!(date_time("2026-11-25T10:00:00Z"), "2026-11-25T10:00:00Z");
+        assert_eq!(
+            date_time("2026-11-25T10:00:00Z", sh),
+            "2026-11-25T10:00:00Z"
+        );
+        let paris = crate::clock::zone("Europe/Paris").unwrap();
+        assert_eq!(
+            date_time("2026-07-01T10:00", paris),
+            "2026-07-01T10:00:00+02:00"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::Timelike;
 use serde_json::{Number, Value};
 
 use super::{
-    attachment_url, china_time, choices, esc, fields_of, layout, row_vars, shown, text_of, Field,
+    attachment_url, choices, esc, fields_of, layout, local_time, row_vars, shown, text_of, Field,
     Kind, View, Words,
 };
 
@@ -124,9 +124,12 @@ pub(super) fn plain(view: &View, f: &Field<'_>, v: &Value) -> String {
             .get(f.key)
             .and_then(|r| r.iter().find(|(rid, _)| rid == id))
             .map_or_else(|| id.clone(), |(_, label)| label.clone()),
-        (_, Value::Bool(b)) => if *b { words.yes } else { words.no }.to_string(),
+        (_, Value::Bool(b)) => match &f.ui.yes_no {
+            Some([yes, no]) => if *b { yes } else { no }.clone(),
+            None => if *b { words.yes } else { words.no }.to_string(),
+        },
         (Kind::Number { decimals: Some(d) }, Value::Number(n)) => with_places(n, d),
-        (Kind::DateTime, Value::String(s)) => china_time(s).map_or_else(
+        (Kind::DateTime, Value::String(s)) => local_time(s, view.zone).map_or_else(
             || s.clone(),
             |t| {
                 t.format(if t.second() == 0 {

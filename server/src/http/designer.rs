@@ -378,6 +378,8 @@ fn preview(files: &PackFiles, pack: Option<&Pack>, form: &str, english: bool) ->
         hidden: &BTreeSet::new(),
         writable: None,
         references: &BTreeMap::new(),
+        // An empty form shows no times.
+        zone: form_runtime::clock::DEFAULT_ZONE,
     };
     Some(form_runtime::html::form_fields(&view))
 }

@@ -168,6 +168,8 @@ pub struct Happened<'a> {
     pub run_effects: bool,
     /// When.
     pub at: &'a str,
+    /// The tenant's zone, for what the change prints and sends.
+    pub zone: chrono_tz::Tz,
 }
 
 /// Runs everything a change causes, in its transaction.
@@ -338,7 +340,18 @@ async fn document(
         return Ok(());
     }
     let data = shareable(h.form, &h.record.state, &h.record.data);
-    let context = super::documents::context(h.form, h.record, data, h.actor_name, h.at);
+    let events = crate::store::records::events_in(tx, h.tenant, &h.record.id).await?;
+    let context = super::documents::context(
+        h.form,
+        h.record,
+        data,
+        &super::documents::Printing {
+            by: h.actor_name,
+            at: h.at,
+            zone: h.zone,
+            events: &events,
+        },
+    );
     let html = doc
         .render(&context)
         .map_err(|e| anyhow::anyhow!("document {key} failed to render: {e}"))?;

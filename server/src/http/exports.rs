@@ -204,6 +204,7 @@ pub async fn plan(
     let clear = actor.may(app, &list.def.form, "unmask").await;
     let label = template.def.label.clone();
     let plan = ExportPlan {
+        zone: actor.zone(),
         tenant: actor.tenant().to_string(),
         roles: actor.roles.clone(),
         list,

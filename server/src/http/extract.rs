@@ -36,6 +36,16 @@ impl Actor {
         &self.user.tenant
     }
 
+    /// The zone the user reads times in (the tenant's).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.user.zone
+    }
+
+    /// The clock of a change the user makes now: this moment, in the tenant's zone.
+    pub fn clock(&self) -> form_runtime::clock::Clock {
+        form_runtime::clock::Clock::system(self.user.zone)
+    }
+
     /// Whether the user may do `action` on `form` (Casbin).
     pub async fn may(&self, app: &AppState, form: &str, action: &str) -> bool {
         app.authz
@@ -93,6 +103,20 @@ impl Actor {
                     crate::store::records::votes(&app.db, self.tenant(), &record.id, &t.action)
                         .await?;
                 if votes.contains(&member) {
+                    continue;
+                }
+            }
+            // Separation of duties: who fired an earlier step may not fire this one.
+            if let Some(sep) = t.separate.as_ref().filter(|s| !s.waived(&record.org_path)) {
+                if crate::store::records::fired_any(
+                    &app.db,
+                    self.tenant(),
+                    &record.id,
+                    &self.user.user_id,
+                    &sep.from,
+                )
+                .await?
+                {
                     continue;
                 }
             }

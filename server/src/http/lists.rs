@@ -59,9 +59,13 @@ pub async fn get_list(
     let mut shown = Vec::with_capacity(rows.len());
     for (r, reading) in rows.iter().zip(readings) {
         shown.push((r.id.clone(), reading.unmasked));
+        let summary = form_runtime::display::summarise(&form, &reading.data, actor.zone()).line;
         let mut item = json!({
             "id": r.id, "form": r.form_key, "state": r.state, "state_label": form.workflow.state_label(&r.state),
-            "version": r.version, "data": reading.data, "created_at": r.created_at, "updated_at": r.updated_at,
+            "summary": summary, "version": r.version, "data": reading.data,
+            "created_at": r.created_at, "updated_at": r.updated_at,
+            "created_at_text": super::records::people(&r.created_at, actor.zone()),
+            "updated_at_text": super::records::people(&r.updated_at, actor.zone()),
         });
         if let Some(g) = q.group.as_deref() {
             item["group"] = json!(CompiledList::group_key(g, &r.state, &r.data));

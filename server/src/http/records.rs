@@ -82,12 +82,15 @@ pub async fn view(
     form.workflow
         .strip_hidden(&r.state, &actor.roles, &mut data);
     let reading = sensitive::for_reader(app, actor, form, data).await;
+    let summary = form_runtime::display::summarise(form, &reading.data, actor.zone());
     let v = json!({
         "id": r.id,
         "form": r.form_key,
         "form_version": r.form_version,
         "state": r.state,
         "state_label": form.workflow.state_label(&r.state),
+        "summary": summary.line,
+        "number": summary.number,
         "data": reading.data,
         "version": r.version,
         "actions": actions,
@@ -96,8 +99,16 @@ pub async fn view(
         "org_path": r.org_path,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
+        "created_at_text": people(&r.created_at, actor.zone()),
+        "updated_at_text": people(&r.updated_at, actor.zone()),
     });
     Ok((v, reading.unmasked))
+}
+
+/// A stored moment as the reader reads it (`2026-12-07 06:41`, the tenant's zone): the
+/// display field beside each ISO time of an answer.
+pub(crate) fn people(at: &str, zone: chrono_tz::Tz) -> String {
+    form_runtime::clock::people_or_same(at, zone)
 }
 
 /// The answer of a single-record request: the record as `actor` reads it; clear sensitive
@@ -365,12 +376,12 @@ pub(crate) async fn prepare_create(
     let mut data = data;
     if let Some(p) = &plan {
         form.workflow
-            .apply_set_effects(&p.from, &p.action, &mut data)?;
+            .apply_set_effects(&p.from, &p.action, &mut data, &actor.clock())?;
     }
     let data = data::accept(app, actor, form, &state, data, None).await?;
     if let Some(p) = &plan {
         form.workflow
-            .check_transition(&p.from, &p.action, &actor.roles, &data)?;
+            .check_transition(&p.from, &p.action, &actor.roles, &data, &actor.clock())?;
     }
     let at = now();
     let record = RecordRow {
@@ -438,7 +449,16 @@ pub(crate) async fn write_create(
             .into_iter()
             .cloned()
             .collect();
-        take_numbers(tx, tenant, &numbers, &mut record.data, &mut stored.data).await?;
+        let year = year_of(at, actor.zone());
+        take_numbers(
+            tx,
+            tenant,
+            year,
+            &numbers,
+            &mut record.data,
+            &mut stored.data,
+        )
+        .await?;
     }
     records::insert(tx, tenant, &stored).await?;
     if let Some(p) = &plan {
@@ -501,6 +521,7 @@ pub(crate) async fn write_create(
         transition: plan.as_ref().map(|p| (p.from.as_str(), p.action.as_str())),
         run_effects: true,
         at,
+        zone: actor.zone(),
     };
     effects::apply(tx, app, &outward, &happened).await?;
     Ok(record)
@@ -566,6 +587,7 @@ pub(super) async fn prepare_patch(
         action: None,
         comment: None,
         vote: None,
+        waived: None,
         cache,
     };
     prepare(app, actor, form, row, change).await
@@ -581,6 +603,9 @@ struct Change<'a> {
     comment: Option<&'a str>,
     /// A countersign vote that does not yet complete the transition: the member voting.
     vote: Option<String>,
+    /// A separation of duties the record's unit is exempt from, which this actor would
+    /// otherwise break: the earlier actions they fired (audited with the change).
+    waived: Option<Vec<String>>,
     /// Effect contexts shared by the changes of one request.
     cache: Option<&'a effects::Outwards>,
 }
@@ -596,6 +621,7 @@ pub(crate) struct Prepared {
     comment: Option<String>,
     numbers: Vec<NumberEffect>,
     vote: Option<String>,
+    waived: Option<Vec<String>>,
     outward: std::sync::Arc<effects::Outward>,
 }
 
@@ -618,7 +644,7 @@ async fn prepare(
     keep_masked(&paths, &row.data, &mut data);
     if let Some(action) = c.action.filter(|_| c.vote.is_none()) {
         form.workflow
-            .apply_set_effects(&row.state, action, &mut data)?;
+            .apply_set_effects(&row.state, action, &mut data, &actor.clock())?;
     }
     let data = data::accept(app, actor, form, c.to_state, data, Some(&row.id)).await?;
     let numbers: Vec<NumberEffect> = c
@@ -634,7 +660,7 @@ async fn prepare(
         .unwrap_or_default();
     if let Some(action) = c.action {
         form.workflow
-            .check_transition(&row.state, action, &actor.roles, &data)?;
+            .check_transition(&row.state, action, &actor.roles, &data, &actor.clock())?;
     }
     let changes = diff(&row.data, &data, &paths);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
@@ -659,6 +685,7 @@ async fn prepare(
         comment: c.comment.map(str::to_string),
         numbers,
         vote: c.vote,
+        waived: c.waived,
         outward,
     })
 }
@@ -685,13 +712,22 @@ pub(crate) async fn write(
         comment,
         numbers,
         vote,
+        waived,
         outward,
     } = p;
     let changes = match &vote {
         Some(member) => Some(json!({"vote": member})),
         None => changes,
     };
-    take_numbers(tx, tenant, &numbers, &mut data, &mut sealed).await?;
+    take_numbers(
+        tx,
+        tenant,
+        year_of(at, actor.zone()),
+        &numbers,
+        &mut data,
+        &mut sealed,
+    )
+    .await?;
     let w = records::RecordWrite {
         state: &to_state,
         form_version: row.form_version,
@@ -743,7 +779,11 @@ pub(crate) async fn write(
         .filter_map(Value::as_object)
         .flat_map(|m| m.keys())
         .collect();
-    let detail = json!({"from": row.state, "to": to_state, "fields": fields});
+    let mut detail = json!({"from": row.state, "to": to_state, "fields": fields});
+    if let Some(earlier) = &waived {
+        // One person did both steps where the pack allows it: said in the entry itself.
+        detail["separation_waived"] = json!(earlier);
+    }
     audit::append(tx, tenant, Some(uid), &what, &row.id, &detail).await?;
     let from = row.state.clone();
     let updated = RecordRow {
@@ -768,6 +808,7 @@ pub(crate) async fn write(
             transition: action.as_deref().map(|a| (from.as_str(), a)),
             run_effects: true,
             at,
+            zone: actor.zone(),
         };
         effects::apply(tx, app, &outward, &happened).await?;
     }
@@ -835,16 +876,24 @@ async fn check_unique(
     Ok(())
 }
 
+/// The calendar year, in the tenant's zone, of the change made at `at` (RFC 3339): what a
+/// yearly number restarts on. 31 December 17:00 UTC is already next year in Shanghai.
+fn year_of(at: &str, zone: chrono_tz::Tz) -> i32 {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.with_timezone(&zone).year())
+        .unwrap_or_else(|_| form_runtime::clock::Clock::system(zone).year())
+}
+
 /// Gives every numbering effect whose field is still empty the next number of its sequence,
 /// in the clear data and the stored data alike (numbers are never sensitive).
 async fn take_numbers(
     tx: &mut Tx,
     tenant: &str,
+    year: i32,
     numbers: &[NumberEffect],
     data: &mut Value,
     stored: &mut Value,
 ) -> ApiResult<()> {
-    let year = (chrono::Utc::now() + chrono::Duration::hours(8)).year();
     for n in numbers {
         if data.get(&n.field).is_some_and(|v| !v.is_null()) {
             continue;
@@ -965,6 +1014,25 @@ pub(crate) async fn prepare_transition(
             vote = Some(member);
         }
     }
+    let mut waived = None;
+    if let Some(sep) = transition.and_then(|t| t.separate.as_ref()) {
+        if records::fired_any(
+            &app.db,
+            actor.tenant(),
+            &row.id,
+            &actor.user.user_id,
+            &sep.from,
+        )
+        .await?
+        {
+            if !sep.waived(&row.org_path) {
+                return Err(ApiError::Forbidden(separation_message(
+                    form, transition, sep, &row.state,
+                )));
+            }
+            waived = Some(sep.from.clone());
+        }
+    }
     let to_state = if vote.is_some() {
         row.state.clone()
     } else {
@@ -977,9 +1045,46 @@ pub(crate) async fn prepare_transition(
         action: Some(&plan.action),
         comment: plan.comment.as_deref(),
         vote,
+        waived,
         cache,
     };
     prepare(app, actor, form, row, change).await
+}
+
+/// What a user excluded by a separation of duties is told: the pack's message, or which step
+/// they did and that another person must do this one.
+fn separation_message(
+    form: &CompiledForm,
+    transition: Option<&form_runtime::workflow::TransitionDef>,
+    sep: &form_runtime::workflow::Separation,
+    state: &str,
+) -> String {
+    use form_runtime::rules::Message;
+    match &sep.message {
+        Some(Message::Same(m)) => m.clone(),
+        Some(Message::Both { zh, .. }) => zh.clone(),
+        None => {
+            let label = |a: &str| {
+                form.workflow
+                    .def
+                    .transitions
+                    .iter()
+                    .find(|t| t.action == a)
+                    .map_or_else(|| a.to_string(), |t| t.label.clone())
+            };
+            let earlier: Vec<String> = sep
+                .from
+                .iter()
+                .map(|a| format!("「{}」", label(a)))
+                .collect();
+            format!(
+                "你已在此记录上执行过{}，「{}」须由另一人办理（记录处于「{}」）",
+                earlier.join("或"),
+                transition.map_or("", |t| t.label.as_str()),
+                form.workflow.state_label(state)
+            )
+        }
+    }
 }
 
 /// Handles `GET /api/v1/records/{id}/events`.
@@ -1011,6 +1116,7 @@ pub async fn record_events(
                 "comment": e.comment,
                 "changes": e.changes,
                 "at": e.created_at,
+                "at_text": people(&e.created_at, actor.zone()),
             })
         })
         .collect();

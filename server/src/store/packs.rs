@@ -128,8 +128,14 @@ pub async fn install(
             form_runtime::form::CompiledForm::fields_of(&pack.forms[&list.form].schema, "")
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let schema = &pack.forms[&list.form].schema;
+        let states = pack
+            .workflows
+            .get(&pack.forms[&list.form].workflow)
+            .map(|w| w.states.iter().map(|s| s.key.clone()).collect::<Vec<_>>())
+            .unwrap_or_default();
         let compiled = CompiledList::check_form(key, list.clone(), &fields, schema, "")
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .in_flow_order(states);
         create_indexes(tx, &compiled).await?;
     }
 

@@ -281,35 +281,50 @@ pub async fn insert_event(
     Ok(())
 }
 
+const EVENTS_SQL: &str = "select e.seq, e.kind, e.action, e.from_state, e.to_state, e.actor_id, u.username, u.display_name, e.comment, e.changes, e.created_at \
+     from record_events e left join users u on u.tenant_id = e.tenant_id and u.user_id = e.actor_id \
+     where e.tenant_id = $1 and e.record_id = $2 order by e.seq";
+
 /// A record's history, oldest first, with the actors' names.
 pub async fn events(db: &Db, tenant: &str, record_id: &str) -> anyhow::Result<Vec<EventRow>> {
-    let rows = sqlx::query(
-        "select e.seq, e.kind, e.action, e.from_state, e.to_state, e.actor_id, u.username, u.display_name, e.comment, e.changes, e.created_at \
-         from record_events e left join users u on u.tenant_id = e.tenant_id and u.user_id = e.actor_id \
-         where e.tenant_id = $1 and e.record_id = $2 order by e.seq",
-    )
-    .bind(tenant)
-    .bind(record_id)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let changes: Option<String> = r.try_get("changes")?;
-            Ok(EventRow {
-                seq: r.try_get("seq")?,
-                kind: r.try_get("kind")?,
-                action: r.try_get("action")?,
-                from_state: r.try_get("from_state")?,
-                to_state: r.try_get("to_state")?,
-                actor_id: r.try_get("actor_id")?,
-                actor_username: r.try_get("username")?,
-                actor_name: r.try_get("display_name")?,
-                comment: r.try_get("comment")?,
-                changes: changes.map(|c| serde_json::from_str(&c)).transpose()?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    let rows = sqlx::query(EVENTS_SQL)
+        .bind(tenant)
+        .bind(record_id)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(event_row).collect()
+}
+
+/// A record's history as the transaction `tx` sees it: with the event the change being made
+/// has just written (what a document kept by that change prints).
+pub async fn events_in(
+    tx: &mut Tx,
+    tenant: &str,
+    record_id: &str,
+) -> anyhow::Result<Vec<EventRow>> {
+    let rows = sqlx::query(EVENTS_SQL)
+        .bind(tenant)
+        .bind(record_id)
+        .fetch_all(tx.conn())
+        .await?;
+    rows.iter().map(event_row).collect()
+}
+
+fn event_row(r: &sqlx::any::AnyRow) -> anyhow::Result<EventRow> {
+    let changes: Option<String> = r.try_get("changes")?;
+    Ok(EventRow {
+        seq: r.try_get("seq")?,
+        kind: r.try_get("kind")?,
+        action: r.try_get("action")?,
+        from_state: r.try_get("from_state")?,
+        to_state: r.try_get("to_state")?,
+        actor_id: r.try_get("actor_id")?,
+        actor_username: r.try_get("username")?,
+        actor_name: r.try_get("display_name")?,
+        comment: r.try_get("comment")?,
+        changes: changes.map(|c| serde_json::from_str(&c)).transpose()?,
+        created_at: r.try_get("created_at")?,
+    })
 }
 
 /// One page of a list, and the total count of rows matching it.
@@ -469,6 +484,33 @@ pub async fn inbox(
                         .push(" and v.changes = ")
                         .bind_text(serde_json::json!({ "vote": member }).to_string())
                         .push(" and v.seq > coalesce((select max(t.seq) from record_events t where t.tenant_id = records.tenant_id and t.record_id = records.record_id and t.kind = 'transition'), 0))");
+                }
+                if let Some((actions, waived)) =
+                    rule.separate.as_ref().filter(|(a, _)| !a.is_empty())
+                {
+                    // Separation of duties: not a task of whoever fired an earlier action on
+                    // the record, unless the record's unit is exempt.
+                    filter.push(" and (not exists (select 1 from record_events s where s.tenant_id = records.tenant_id and s.record_id = records.record_id and s.kind = 'transition' and s.actor_id = ")
+                        .bind_text(&p.viewer.user_id)
+                        .push(" and s.action in (");
+                    for (k, a) in actions.iter().enumerate() {
+                        if k > 0 {
+                            filter.push(", ");
+                        }
+                        filter.bind_text(a);
+                    }
+                    filter.push("))");
+                    for w in waived {
+                        let w = w
+                            .replace('\\', "\\\\")
+                            .replace('_', "\\_")
+                            .replace('%', "\\%");
+                        filter
+                            .push(" or org_path like ")
+                            .bind_text(format!("%/{w}/%"))
+                            .push(" escape '\\'");
+                    }
+                    filter.push(")");
                 }
                 filter.push(")");
             }
@@ -713,6 +755,38 @@ pub async fn next_number(tx: &mut Tx, tenant: &str, name: &str, period: &str) ->
         .fetch_one(tx.conn())
         .await?
         .try_get("value")
+}
+
+/// Whether `user` has fired any of `actions` on the record (separation of duties).
+pub async fn fired_any(
+    db: &Db,
+    tenant: &str,
+    record_id: &str,
+    user: &str,
+    actions: &[String],
+) -> anyhow::Result<bool> {
+    if actions.is_empty() {
+        return Ok(false);
+    }
+    let mut q = Sql::new(db.dialect());
+    q.push("select count(*) from record_events where tenant_id = ")
+        .bind_text(tenant)
+        .push(" and record_id = ")
+        .bind_text(record_id)
+        .push(" and kind = 'transition' and actor_id = ")
+        .bind_text(user)
+        .push(" and action in (");
+    for (i, a) in actions.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind_text(a);
+    }
+    q.push(")");
+    let row = bind_all(sqlx::query(&q.text), &q.params)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
 }
 
 /// Members who have voted on `action` since the record last changed state (countersign).

@@ -218,3 +218,26 @@ pub async fn units(db: &Db, tenant: &str) -> sqlx::Result<Vec<UnitRow>> {
         })
         .collect()
 }
+
+/// The zone a tenant's people read times in (`Asia/Shanghai` unless set otherwise).
+pub async fn time_zone(tx: &mut Tx, tenant: &str) -> sqlx::Result<chrono_tz::Tz> {
+    let name: Option<String> =
+        sqlx::query_scalar("select time_zone from tenants where tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(name
+        .and_then(|n| form_runtime::clock::zone(&n))
+        .unwrap_or(form_runtime::clock::DEFAULT_ZONE))
+}
+
+/// Sets the zone a tenant's people read times in. The caller has checked `zone` is an IANA
+/// zone name ([`form_runtime::clock::zone`]) and audits the change.
+pub async fn set_time_zone(tx: &mut Tx, tenant: &str, zone: chrono_tz::Tz) -> sqlx::Result<bool> {
+    let done = sqlx::query("update tenants set time_zone = $1 where tenant_id = $2")
+        .bind(zone.name())
+        .bind(tenant)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

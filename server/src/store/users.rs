@@ -31,6 +31,15 @@ pub struct SessionUser {
     pub unit_name: String,
     /// Materialised path of the org unit.
     pub org_path: String,
+    /// The tenant's time zone: what the user reads times in, and what `now()` and `today()`
+    /// of their changes mean.
+    pub zone: chrono_tz::Tz,
+}
+
+/// A tenant's stored zone name as a zone; an unknown name (never written by Formwork, which
+/// checks it) reads as the default zone rather than failing every request.
+fn zone_of(name: &str) -> chrono_tz::Tz {
+    form_runtime::clock::zone(name).unwrap_or(form_runtime::clock::DEFAULT_ZONE)
 }
 
 /// Creates a user in org unit `unit` and returns the new id.
@@ -150,10 +159,12 @@ pub async fn session_user(
     token_hash: &str,
 ) -> sqlx::Result<Option<SessionUser>> {
     let row = sqlx::query(
-        "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path \
+        "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path, \
+         t.time_zone \
          from sessions s \
          join users u on u.tenant_id = s.tenant_id and u.user_id = s.user_id \
          join org_units o on o.tenant_id = u.tenant_id and o.unit_id = u.unit_id \
+         join tenants t on t.tenant_id = u.tenant_id \
          where s.tenant_id = $1 and s.token_hash = $2 and s.expires_at > $3 and u.locked = 0",
     )
     .bind(tenant)
@@ -170,6 +181,7 @@ pub async fn session_user(
             unit_id: r.try_get("unit_id")?,
             unit_name: r.try_get("unit_name")?,
             org_path: r.try_get("path")?,
+            zone: zone_of(&r.try_get::<String, _>("time_zone")?),
         })
     })
     .transpose()
@@ -183,8 +195,10 @@ pub async fn by_username(
     username: &str,
 ) -> sqlx::Result<Option<SessionUser>> {
     let row = sqlx::query(
-        "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path \
+        "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path, \
+         t.time_zone \
          from users u join org_units o on o.tenant_id = u.tenant_id and o.unit_id = u.unit_id \
+         join tenants t on t.tenant_id = u.tenant_id \
          where u.tenant_id = $1 and u.username = $2 and u.locked = 0",
     )
     .bind(tenant)
@@ -200,6 +214,7 @@ pub async fn by_username(
             unit_id: r.try_get("unit_id")?,
             unit_name: r.try_get("unit_name")?,
             org_path: r.try_get("path")?,
+            zone: zone_of(&r.try_get::<String, _>("time_zone")?),
         })
     })
     .transpose()

@@ -85,6 +85,7 @@ async fn page(
         hidden: &hidden,
         writable: writable.as_ref(),
         references: &references,
+        zone: actor.zone(),
     };
     let fields = html::form_fields(&view);
     let unplaced: Vec<String> = html::unplaced_errors(&view, &errors)
@@ -164,7 +165,12 @@ pub async fn create(
 ) -> Response {
     let done = async {
         let t = new_target(&app, &actor, &key).await?;
-        let data = html::parse(&t.form.schema, &pairs, writable(&actor, &t, None).as_ref());
+        let data = html::parse(
+            &t.form.schema,
+            &pairs,
+            writable(&actor, &t, None).as_ref(),
+            actor.zone(),
+        );
         let action = field(&pairs, "_action").filter(|a| *a != "save");
         let request = serde_json::from_value(json!({"data": data, "action": action}))
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -257,7 +263,7 @@ pub async fn update(
     let done = async {
         let (t, _) = edit_target(&app, &actor, &id).await?;
         let writable = writable(&actor, &t, None);
-        let mut data = html::parse(&t.form.schema, &pairs, writable.as_ref());
+        let mut data = html::parse(&t.form.schema, &pairs, writable.as_ref(), actor.zone());
         clear_emptied(&t, &actor, writable.as_ref(), &mut data);
         let version = field(&pairs, "version")
             .and_then(|v| v.parse::<i64>().ok())
@@ -325,7 +331,7 @@ pub async fn evaluate(
         )
             .into_response();
     };
-    let data = html::parse(&form.schema, &pairs, None);
+    let data = html::parse(&form.schema, &pairs, None, actor.zone());
     match form.rules.transform(data) {
         Ok((data, hidden)) => {
             let mut computed = Map::new();

@@ -20,34 +20,21 @@ pub struct PageQuery {
     page: Option<u32>,
 }
 
-/// A record in one line: its form, state and the first values of its data (already
-/// masked and stripped of hidden fields by the API's view).
-pub(super) fn summary(item: &Value) -> Value {
-    let mut values = Vec::new();
-    if let Some(data) = item["data"].as_object() {
-        for v in data.values() {
-            let text = match v {
-                Value::String(s) if !s.is_empty() && s.len() <= 80 => s.clone(),
-                Value::Number(n) => n.to_string(),
-                _ => continue,
-            };
-            values.push(text);
-            if values.len() == 3 {
-                break;
-            }
-        }
-    }
+/// A record in one line: its form, state and its summary (the form's `x-summary`, made by
+/// the API's view from the data its reader sees).
+pub(super) fn summary(item: &Value, zone: chrono_tz::Tz) -> Value {
     json!({
         "id": item["id"], "form_title": item["form_title"], "state": item["state"],
-        "state_label": item["state_label"], "summary": values.join(" · "),
-        "updated_at": short_time(item["updated_at"].as_str().unwrap_or("")),
+        "state_label": item["state_label"], "summary": item["summary"],
+        "updated_at": short_time(item["updated_at"].as_str().unwrap_or(""), zone),
         "actions": item["actions"],
     })
 }
 
-/// `2026-11-25T21:07:49.123Z` → `2026-11-25 21:07`.
-pub(super) fn short_time(at: &str) -> String {
-    at.get(..16).unwrap_or(at).replace('T', " ")
+/// A stored moment as people read it in the tenant's zone: `2026-11-25T21:07:49.123Z` →
+/// `2026-11-26 05:07` in Shanghai.
+pub(super) fn short_time(at: &str, zone: chrono_tz::Tz) -> String {
+    form_runtime::clock::people_or_same(at, zone)
 }
 
 async fn inbox_page(app: &AppState, actor: &Actor, page: u32, size: u32) -> ApiResult<Value> {
@@ -97,7 +84,7 @@ async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(summary)
+        .map(|i| summary(i, actor.zone()))
         .collect();
     let mut recent = Vec::new();
     for r in records::recent_of_owner(&app.db, actor.tenant(), &actor.user.user_id, 8).await? {
@@ -117,7 +104,7 @@ async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
         v["form_title"] = json!(form.title);
         // A summary never shows a sensitive value in clear, so nothing is unmasked here.
         strip_clear_sensitive(&form, &mut v);
-        recent.push(summary(&v));
+        recent.push(summary(&v, actor.zone()));
     }
     Ok(json!({
         "fill": fill, "lists": lists, "inbox": waiting, "inbox_total": inbox["total"],
@@ -150,7 +137,7 @@ pub async fn inbox(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(summary)
+                .map(|i| summary(i, actor.zone()))
                 .collect();
             let total = v["total"].as_u64().unwrap_or(0);
             let pages = total.div_ceil(20).max(1);

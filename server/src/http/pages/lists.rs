@@ -56,7 +56,7 @@ async fn context(
         .map(|item| {
             let cells: Vec<Value> = columns
                 .iter()
-                .map(|c| cell(&form, item, c["field"].as_str().unwrap_or("")))
+                .map(|c| cell(&form, item, c["field"].as_str().unwrap_or(""), actor.zone()))
                 .collect();
             let mut row = json!({"id": item["id"], "cells": cells, "state": item["state"]});
             // A header where the group changes, and atop every page.
@@ -172,11 +172,11 @@ fn query(pairs: &[(String, String)]) -> String {
 
 /// One cell as text: choices by label, booleans 是/否, references by their label, system
 /// columns (state, times) readable.
-fn cell(form: &CompiledForm, item: &Value, field: &str) -> Value {
+fn cell(form: &CompiledForm, item: &Value, field: &str, zone: chrono_tz::Tz) -> Value {
     let v = match field {
         "state" => return item["state_label"].clone(),
         "created_at" | "updated_at" => {
-            return json!(short_time(item[field].as_str().unwrap_or("")))
+            return json!(short_time(item[field].as_str().unwrap_or(""), zone))
         }
         _ => &item["data"][field],
     };
@@ -185,11 +185,20 @@ fn cell(form: &CompiledForm, item: &Value, field: &str) -> Value {
     }
     match v {
         Value::Null => json!(""),
-        Value::Bool(b) => json!(if *b {
-            super::text("yes")
-        } else {
-            super::text("no")
-        }),
+        Value::Bool(b) => match form.schema["properties"][field]["x-ui"]["yes_no"].as_array() {
+            Some(_) => json!(form_runtime::display::yes_no(
+                &form.schema["properties"][field],
+                *b
+            )),
+            None => json!(if *b {
+                super::text("yes")
+            } else {
+                super::text("no")
+            }),
+        },
+        Value::String(s) if form.schema["properties"][field]["format"] == "date-time" => {
+            json!(form_runtime::clock::people_exact(s, zone).unwrap_or_else(|| s.clone()))
+        }
         Value::String(s) => json!(form.choice_label(field, s).unwrap_or(s)),
         Value::Number(n) => json!(n.to_string()),
         Value::Array(a) => json!(a

@@ -78,6 +78,7 @@ async fn context(
         hidden: &hidden,
         writable: Some(&BTreeSet::new()),
         references: &references,
+        zone: actor.zone(),
     });
     let Json(events) = crate::http::records::record_events(
         State(app.clone()),
@@ -93,7 +94,7 @@ async fn context(
             json!({
                 "kind": e["kind"], "action": e["action_label"].as_str().or(e["action"].as_str()),
                 "to": e["to_label"], "who": e["actor"]["display_name"].as_str().or(e["actor"]["username"].as_str()),
-                "comment": e["comment"], "at": short_time(e["at"].as_str().unwrap_or("")),
+                "comment": e["comment"], "at": short_time(e["at"].as_str().unwrap_or(""), actor.zone()),
             })
         })
         .collect();
@@ -157,6 +158,7 @@ async fn context(
                     hidden: &others,
                     writable: Some(&mine),
                     references: &references,
+                    zone: actor.zone(),
                 })
             });
             let comment_error = own_errors
@@ -208,8 +210,8 @@ async fn context(
         .collect();
     Ok(json!({
         "record": {"id": r["id"], "version": r["version"], "state": r["state"], "state_label": r["state_label"],
-                   "editable": r["editable"], "created_at": short_time(r["created_at"].as_str().unwrap_or("")),
-                   "updated_at": short_time(r["updated_at"].as_str().unwrap_or(""))},
+                   "editable": r["editable"], "created_at": short_time(r["created_at"].as_str().unwrap_or(""), actor.zone()),
+                   "updated_at": short_time(r["updated_at"].as_str().unwrap_or(""), actor.zone())},
         "form_title": form.title, "form_key": form.key,
         "sheet": sheet, "timeline": timeline, "documents": documents, "actions": actions,
         "error": error, "errors": other_errors,
@@ -229,7 +231,9 @@ pub async fn act(
         .filter(|c| !c.is_empty());
     let version = field(&pairs, "version").and_then(|v| v.parse::<i64>().ok());
     let data = match transition_fields(&app, &actor, &id, &action).await {
-        Ok(Some((schema, fields))) => Some(html::parse(&schema, &pairs, Some(&fields))),
+        Ok(Some((schema, fields))) => {
+            Some(html::parse(&schema, &pairs, Some(&fields), actor.zone()))
+        }
         Ok(None) => None,
         Err(e) => return error_page(Some(&actor), e, &here(&uri)),
     };
