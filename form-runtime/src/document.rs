@@ -42,6 +42,9 @@ fn env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     env.set_fuel(Some(500_000));
+    // A document prints records at every stage: what a record does not have yet (an
+    // opinion of a step not taken, `entered.city_approved.comment`) prints as nothing.
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     env
 }
 

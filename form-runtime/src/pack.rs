@@ -537,11 +537,27 @@ impl Pack {
                     ));
                 }
                 for (i, a) in actions.iter().enumerate() {
+                    if let Some(field) = a.strip_prefix("unmask:") {
+                        // A per-field unmask: the field must hold sensitive values.
+                        let sensitive = forms.get(form).is_some_and(|(_, f)| {
+                            crate::sensitive::sensitive_fields(&f.schema).iter().any(|p| {
+                                matches!(p.segments.first(), Some(crate::sensitive::Segment::Key(k)) if k == field)
+                            })
+                        });
+                        if form == "*" || !sensitive {
+                            errs.push(PackError::new(
+                                "roles.toml",
+                                format!("{ptr}/{i}"),
+                                format!("`{a}`: `{field}` is not a field of `{form}` that holds sensitive (x-sensitive) values; unmask:<field> opens one such field"),
+                            ));
+                        }
+                        continue;
+                    }
                     if a != "*" && !FORM_ACTIONS.contains(&a.as_str()) {
                         errs.push(PackError::new(
                             "roles.toml",
                             format!("{ptr}/{i}"),
-                            format!("unknown action `{a}`; one of {FORM_ACTIONS:?} or *"),
+                            format!("unknown action `{a}`; one of {FORM_ACTIONS:?}, unmask:<field> or *"),
                         ));
                     }
                 }

@@ -77,8 +77,8 @@ pub struct ExportPlan {
     pub query: ListQuery,
     /// The reader's scope.
     pub viewer: Viewer,
-    /// Whether sensitive values are exported in clear (the reader may unmask).
-    pub clear: bool,
+    /// Which sensitive values are exported in clear (what the reader may unmask).
+    pub clear: crate::http::sensitive::Clear,
     /// xlsx or csv.
     pub format: FileFormat,
     /// The reader's zone: date-time cells hold its wall-clock time (Excel has no zones).
@@ -223,7 +223,7 @@ async fn prepare(
         data = sensitive::open_with(keys, p, &plan.tenant, &r.form_key, &r.id, data)
             .map_err(|e| anyhow::anyhow!("record {}: {e:?}", r.id))?;
     }
-    let data = sensitive::reading(p, plan.clear, data).data;
+    let data = sensitive::reading(p, &plan.clear, data).data;
     let system = BTreeMap::from([
         ("id", r.id),
         (

@@ -18,6 +18,7 @@ mod list_groups;
 mod lists;
 mod openapi;
 mod pages;
+mod people_and_duties;
 mod recruitment;
 mod red_cross_projects;
 mod roundtrip;

@@ -194,7 +194,7 @@ pub async fn apply(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>)
 /// see: what leaves the record's own pages (kept documents, webhooks, in-app texts).
 fn shareable(form: &CompiledForm, state: &str, data: &Value) -> Value {
     let paths = sensitive::paths(form);
-    let mut data = sensitive::reading(&paths, false, data.clone()).data;
+    let mut data = sensitive::reading(&paths, &sensitive::Clear::NONE, data.clone()).data;
     let restricted: BTreeSet<String> = form
         .workflow
         .def

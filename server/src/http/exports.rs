@@ -201,7 +201,9 @@ pub async fn plan(
             t
         }
     };
-    let clear = actor.may(app, &list.def.form, "unmask").await;
+    let clear =
+        super::sensitive::clearance(app, actor, &list.def.form, &super::sensitive::paths(&form))
+            .await;
     let label = template.def.label.clone();
     let plan = ExportPlan {
         zone: actor.zone(),

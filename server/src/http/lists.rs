@@ -206,7 +206,6 @@ async fn readings(
     rows: &[RecordRow],
 ) -> ApiResult<Vec<sensitive::Reading>> {
     let tenant = actor.tenant();
-    let clear = actor.may(app, &list.def.form, "unmask").await;
     let mut keys = None;
     // Rows of one page mostly share a form version: work out its paths once.
     let mut versions = HashMap::new();
@@ -220,9 +219,17 @@ async fn readings(
                 .ok_or_else(|| {
                     anyhow::anyhow!("record {} has no form version {}", r.id, r.form_version)
                 })?;
-            slot.insert(sensitive::paths(&own));
+            let paths = sensitive::paths(&own);
+            let clear = if paths.is_empty() {
+                sensitive::Clear::NONE
+            } else {
+                sensitive::clearance(app, actor, &list.def.form, &paths).await
+            };
+            slot.insert((paths, clear));
         }
-        let paths = versions.get(&r.form_version).map_or(&[][..], Vec::as_slice);
+        let (paths, clear) = versions
+            .get(&r.form_version)
+            .map_or((&[][..], &NOTHING_CLEAR), |(p, c)| (p.as_slice(), c));
         let hidden = workflow.hidden(&r.state, &actor.roles);
         let values: serde_json::Map<String, Value> = list
             .def
@@ -244,6 +251,8 @@ async fn readings(
     }
     Ok(out)
 }
+
+static NOTHING_CLEAR: sensitive::Clear = sensitive::Clear::NONE;
 
 /// Query of `GET /api/v1/inbox`.
 #[derive(Deserialize)]

@@ -135,16 +135,73 @@ pub async fn for_reader(
             unmasked: Vec::new(),
         };
     }
-    let clear = actor.may(app, &form.key, "unmask").await;
-    reading(&paths, clear, data)
+    let clear = clearance(app, actor, &form.key, &paths).await;
+    reading(&paths, &clear, data)
 }
 
-/// `data` with its values at `paths` masked, or shown in clear when `clear` (the reader
-/// holds `unmask`): [`for_reader`] once the permission is known.
-pub fn reading(paths: &[SensitivePath], clear: bool, mut data: Value) -> Reading {
+/// Which sensitive values a reader sees in clear.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Clear {
+    /// Every one: the role may `unmask` the form.
+    All(bool),
+    /// Those under these top-level fields: the role holds `unmask:<field>` for each (the
+    /// bank account for whoever pays by transfer). Empty: none.
+    Fields(Vec<String>),
+}
+
+impl Clear {
+    /// Nothing in clear.
+    pub const NONE: Clear = Clear::Fields(Vec::new());
+
+    /// Whether the value at `p` is shown in clear.
+    pub fn shows(&self, p: &SensitivePath) -> bool {
+        match self {
+            Clear::All(all) => *all,
+            Clear::Fields(f) => match p.segments.first() {
+                Some(form_runtime::sensitive::Segment::Key(k)) => f.iter().any(|x| x == k),
+                _ => false,
+            },
+        }
+    }
+
+    /// Whether anything is shown in clear.
+    pub fn any(&self) -> bool {
+        match self {
+            Clear::All(all) => *all,
+            Clear::Fields(f) => !f.is_empty(),
+        }
+    }
+}
+
+/// What `actor` may read in clear of `form`, whose sensitive values are at `paths`: all of
+/// them with `unmask`, else the fields they hold `unmask:<field>` for.
+pub async fn clearance(
+    app: &AppState,
+    actor: &Actor,
+    form: &str,
+    paths: &[SensitivePath],
+) -> Clear {
+    if actor.may(app, form, "unmask").await {
+        return Clear::All(true);
+    }
+    let mut fields: Vec<String> = Vec::new();
+    for p in paths {
+        if let Some(form_runtime::sensitive::Segment::Key(k)) = p.segments.first() {
+            if !fields.contains(k) && actor.may(app, form, &format!("unmask:{k}")).await {
+                fields.push(k.clone());
+            }
+        }
+    }
+    Clear::Fields(fields)
+}
+
+/// `data` with its values at `paths` masked, or shown in clear where `clear` says the reader
+/// may: [`for_reader`] once the permission is known.
+pub fn reading(paths: &[SensitivePath], clear: &Clear, mut data: Value) -> Reading {
     let mut unmasked = Vec::new();
     let _ = visit_mut::<()>(paths, &mut data, |p, ptr, v| {
-        if clear {
+        if clear.shows(p) {
             unmasked.push(ptr.to_string());
         } else {
             *v = Value::String(v.as_str().map_or_else(|| "***".into(), |s| mask(p.mask, s)));
