@@ -174,6 +174,7 @@ async fn generate_form(
             data: Value::Object(data),
             action: None,
             comment: None,
+            at: Some(rec.times[0]),
         };
         let what = || format!("{file}: record {i}");
         let prepared = records::prepare_create(app, &filer.actor, &form, version, new, None)
@@ -208,7 +209,8 @@ async fn generate_form(
             let req = TransitionRequest::new(
                 comment,
                 (!values.is_empty()).then_some(Value::Object(values)),
-            );
+            )
+            .happened_at(rec.times[k + 1]);
             let actor = &people[*who].actor;
             let what = || format!("{file}: record {i}, {action} from {from}");
             let prepared = records::prepare_transition(app, actor, &form, row, action, req, None)
@@ -255,10 +257,27 @@ async fn actors_for(
     pick: u64,
 ) -> anyhow::Result<Option<Vec<usize>>> {
     let owner = &people[filer].actor;
-    let mut out = Vec::new();
-    for (from, action) in steps {
+    let mut out: Vec<usize> = Vec::new();
+    for (k, (from, action)) in steps.iter().enumerate() {
+        // Separation of duties: whoever took an earlier step it names may not take this one.
+        let excluded: Vec<usize> = match wf
+            .transition(from, action)
+            .and_then(|t| t.separate.as_ref())
+            .filter(|s| !s.waived(&owner.user.org_path))
+        {
+            Some(sep) => steps[..k]
+                .iter()
+                .zip(&out)
+                .filter(|((_, a), _)| sep.from.contains(a))
+                .map(|(_, who)| *who)
+                .collect(),
+            None => Vec::new(),
+        };
         let mut able = Vec::new();
         for (i, p) in people.iter().enumerate() {
+            if excluded.contains(&i) {
+                continue;
+            }
             let facts = Facts {
                 org_path: &owner.user.org_path,
                 owner: i == filer,

@@ -200,6 +200,16 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
         assert_eq!(actions, path[..n]);
         let times: Vec<&str> = events.iter().filter_map(|e| e["at"].as_str()).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        // A time its `set` effect stamps is the time of the step, not of the generation.
+        if n >= 1 {
+            let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).expect("rfc 3339");
+            let stamped = instant(got["data"]["submitted_at"].as_str().expect("submitted_at"));
+            let submitted = instant(events[1]["at"].as_str().unwrap());
+            assert!(
+                (stamped - submitted).num_seconds().abs() <= 1,
+                "提交时间 {stamped} is when it was submitted, {submitted}"
+            );
+        }
         if n >= 2 {
             assert!(
                 events[2]["actor"]["username"]

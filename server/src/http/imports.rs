@@ -648,6 +648,7 @@ async fn check_row(
         data: Value::Object(data),
         action: imp.action.as_deref(),
         comment: None,
+        at: None,
     };
     let p = prepare_create(
         job.app,

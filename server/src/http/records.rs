@@ -54,6 +54,10 @@ pub struct TransitionRequest {
     data: Option<Value>,
     /// Row version the client read; when given, a stale one is refused with 409.
     version: Option<i64>,
+    /// When the step happened, for history loaded in-process (demo data): `now()` and
+    /// `today()` of its effects and guards read this moment. Never read from a request.
+    #[serde(skip)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl TransitionRequest {
@@ -63,8 +67,26 @@ impl TransitionRequest {
             comment,
             data,
             version: None,
+            at: None,
         }
     }
+
+    /// The same request, as a step that happened at `at` (history, not now).
+    pub fn happened_at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.at = Some(at);
+        self
+    }
+}
+
+/// The clock of a change: the actor's now, or the moment a step of history happened.
+fn clock_of(
+    actor: &Actor,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> form_runtime::clock::Clock {
+    at.map_or_else(
+        || actor.clock(),
+        |t| form_runtime::clock::Clock::at(t, actor.zone()),
+    )
 }
 
 /// The record as `actor` reads it — sensitive values masked unless their role may unmask —
@@ -249,6 +271,7 @@ pub async fn create_record(
         data: req.data,
         action: req.action.as_deref(),
         comment: req.comment.as_deref(),
+        at: None,
     };
     let prepared = prepare_create(&app, &actor, &form, form_version, new, None).await?;
     let mut tx = app.db.begin().await?;
@@ -268,6 +291,8 @@ pub(crate) struct NewRecord<'a> {
     pub action: Option<&'a str>,
     /// Its comment.
     pub comment: Option<&'a str>,
+    /// When it was filed, for history loaded in-process (demo data); None: now.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A new record that passed every check and is ready to be written.
@@ -376,12 +401,17 @@ pub(crate) async fn prepare_create(
     let mut data = data;
     if let Some(p) = &plan {
         form.workflow
-            .apply_set_effects(&p.from, &p.action, &mut data, &actor.clock())?;
+            .apply_set_effects(&p.from, &p.action, &mut data, &clock_of(actor, new.at))?;
     }
     let data = data::accept(app, actor, form, &state, data, None).await?;
     if let Some(p) = &plan {
-        form.workflow
-            .check_transition(&p.from, &p.action, &actor.roles, &data, &actor.clock())?;
+        form.workflow.check_transition(
+            &p.from,
+            &p.action,
+            &actor.roles,
+            &data,
+            &clock_of(actor, new.at),
+        )?;
     }
     let at = now();
     let record = RecordRow {
@@ -588,6 +618,7 @@ pub(super) async fn prepare_patch(
         comment: None,
         vote: None,
         waived: None,
+        clock: actor.clock(),
         cache,
     };
     prepare(app, actor, form, row, change).await
@@ -606,6 +637,8 @@ struct Change<'a> {
     /// A separation of duties the record's unit is exempt from, which this actor would
     /// otherwise break: the earlier actions they fired (audited with the change).
     waived: Option<Vec<String>>,
+    /// When the change happens, in the tenant's zone.
+    clock: form_runtime::clock::Clock,
     /// Effect contexts shared by the changes of one request.
     cache: Option<&'a effects::Outwards>,
 }
@@ -644,7 +677,7 @@ async fn prepare(
     keep_masked(&paths, &row.data, &mut data);
     if let Some(action) = c.action.filter(|_| c.vote.is_none()) {
         form.workflow
-            .apply_set_effects(&row.state, action, &mut data, &actor.clock())?;
+            .apply_set_effects(&row.state, action, &mut data, &c.clock)?;
     }
     let data = data::accept(app, actor, form, c.to_state, data, Some(&row.id)).await?;
     let numbers: Vec<NumberEffect> = c
@@ -660,7 +693,7 @@ async fn prepare(
         .unwrap_or_default();
     if let Some(action) = c.action {
         form.workflow
-            .check_transition(&row.state, action, &actor.roles, &data, &actor.clock())?;
+            .check_transition(&row.state, action, &actor.roles, &data, &c.clock)?;
     }
     let changes = diff(&row.data, &data, &paths);
     let changes = (!changes.as_object().is_some_and(Map::is_empty)).then_some(changes);
@@ -1046,6 +1079,7 @@ pub(crate) async fn prepare_transition(
         comment: plan.comment.as_deref(),
         vote,
         waived,
+        clock: clock_of(actor, req.at),
         cache,
     };
     prepare(app, actor, form, row, change).await
