@@ -27,6 +27,7 @@ pub const FUNCTIONS: &[&str] = &[
     "today",
     "now",
     "decimal_round",
+    "lines_within",
     "range",
     "dict",
     "namespace",
@@ -45,6 +46,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_function("today", today);
     env.add_function("now", now);
     env.add_function("decimal_round", decimal_round);
+    env.add_function("lines_within", lines_within);
     env
 });
 
@@ -191,6 +193,52 @@ fn sum(items: MjValue, attr: Option<String>) -> Result<MjValue, MjError> {
     Ok(from_decimal(total))
 }
 
+/// `lines_within(rows, limits, "item", "quantity")`: whether every row of `rows` matches a
+/// row of `limits` with the same `key` (all of them, when several limit rows share it) and
+/// its `amount` is within theirs, summed over the rows of `rows` with that key: approved
+/// goods among the requested goods, each no more than requested. Empty `rows` are within.
+fn lines_within(
+    rows: MjValue,
+    limits: MjValue,
+    key: String,
+    amount: String,
+) -> Result<MjValue, MjError> {
+    use std::collections::BTreeMap;
+    let totals = |v: &MjValue| -> Result<BTreeMap<String, Decimal>, MjError> {
+        let mut out = BTreeMap::new();
+        if v.is_undefined() || v.is_none() {
+            return Ok(out);
+        }
+        for row in v.try_iter()? {
+            let k = row.get_attr(&key)?;
+            if k.is_undefined() || k.is_none() {
+                continue;
+            }
+            let a = row.get_attr(&amount)?;
+            let d = if a.is_undefined() || a.is_none() {
+                Decimal::ZERO
+            } else {
+                to_decimal(&a).ok_or_else(|| {
+                    MjError::new(
+                        ErrorKind::InvalidOperation,
+                        format!("lines_within: `{a}` is not a number"),
+                    )
+                })?
+            };
+            let t = out.entry(k.to_string()).or_insert(Decimal::ZERO);
+            *t = t.checked_add(d).ok_or_else(|| {
+                MjError::new(ErrorKind::InvalidOperation, "lines_within: too large")
+            })?;
+        }
+        Ok(out)
+    };
+    let wanted = totals(&rows)?;
+    let allowed = totals(&limits)?;
+    Ok(MjValue::from(wanted.iter().all(|(k, n)| {
+        allowed.get(k).is_some_and(|limit| n <= limit)
+    })))
+}
+
 /// `decimal_round(x, 2)`: rounds half away from zero to `places` decimals, exactly.
 fn decimal_round(x: MjValue, places: u32) -> Result<MjValue, MjError> {
     match to_decimal(&x) {
@@ -292,6 +340,31 @@ mod tests {
             Expr::compile("age('123')").unwrap().eval(&vars).unwrap(),
             Value::Null
         );
+    }
+
+    #[test]
+    fn lines_within_keeps_approved_lines_among_and_under_the_requested() {
+        let vars = json!({
+            "items": [{"item": "纸尿裤", "quantity": 10}, {"item": "湿巾", "quantity": 5}],
+            "ok": [{"item": "纸尿裤", "quantity": 8}],
+            "more": [{"item": "纸尿裤", "quantity": 6}, {"item": "纸尿裤", "quantity": 6}],
+            "new": [{"item": "营养品", "quantity": 1}],
+        });
+        let t = |src: &str| Expr::compile(src).unwrap().test(&vars).unwrap();
+        assert!(t("lines_within(ok, items, 'item', 'quantity')"));
+        assert!(
+            !t("lines_within(more, items, 'item', 'quantity')"),
+            "12 of 10 in two lines"
+        );
+        assert!(
+            !t("lines_within(new, items, 'item', 'quantity')"),
+            "never requested"
+        );
+        assert!(
+            t("lines_within(missing, items, 'item', 'quantity')"),
+            "nothing approved yet"
+        );
+        assert!(!t("lines_within(ok, missing, 'item', 'quantity')"));
     }
 
     #[test]

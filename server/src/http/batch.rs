@@ -78,22 +78,29 @@ async fn run_all(
     let mut refused = 0;
     let outwards = super::effects::Outwards::default();
     for (id, action) in items {
+        // A report names each record as people know it (its x-summary), not by its id alone.
+        let mut summary = Value::Null;
         let one = async {
             let (row, form, _) = visible(app, actor, id).await?;
+            let mut shown = row.data.clone();
+            form.workflow
+                .strip_hidden(&row.state, &actor.roles, &mut shown);
+            summary = json!(form_runtime::display::summarise(&form, &shown, actor.zone()).line);
             let t = TransitionRequest::new(comment.clone(), data.clone());
             let prepared =
                 prepare_transition(app, actor, &form, row, action, t, Some(&outwards)).await?;
             Ok::<_, ApiError>((form, prepared))
         };
-        match one.await {
+        let outcome = one.await;
+        match outcome {
             Ok(p) => {
-                results.push(json!({"id": id, "action": action, "ok": true}));
+                results.push(json!({"id": id, "summary": summary, "action": action, "ok": true}));
                 ready.push(p);
             }
             Err(e @ ApiError::Internal(_)) => return Err(e),
             Err(e) => {
                 refused += 1;
-                results.push(json!({"id": id, "action": action, "ok": false, "error": e.body()}));
+                results.push(json!({"id": id, "summary": summary, "action": action, "ok": false, "error": e.body()}));
             }
         }
     }
@@ -109,7 +116,11 @@ async fn run_all(
     let mut done = Vec::new();
     for (form, prepared) in ready {
         let r = write(&mut tx, app, actor, &form, prepared, &at).await?;
-        done.push(json!({"id": r.id, "ok": true, "state": r.state, "version": r.version}));
+        let mut shown = r.data.clone();
+        form.workflow
+            .strip_hidden(&r.state, &actor.roles, &mut shown);
+        let summary = form_runtime::display::summarise(&form, &shown, actor.zone()).line;
+        done.push(json!({"id": r.id, "summary": summary, "ok": true, "state": r.state, "version": r.version}));
     }
     if let Some((what, object, detail)) = &audit {
         let uid = Some(actor.user.user_id.as_str());
