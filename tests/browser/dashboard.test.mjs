@@ -72,3 +72,36 @@ test('the statistics page lists the dashboard, in English too', async () => {
   await shot(page, 'dashboard-city-english-desktop');
   await page.close();
 });
+
+test('the monitor list comes in the order of the flow, with times on the Shanghai clock', async () => {
+  const token = await server.token('city_reviewer');
+  const form = await server.api(token, 'GET', '/api/v1/forms/fire_relief');
+  const flow = form.body.workflow.states.map((s) => s.label);
+  const query = '?filter[district]=黄浦区&page_size=100';
+  const api = await server.api(token, 'GET', `/api/v1/lists/fire_relief_monitor${query}`);
+  assert.equal(api.status, 200);
+  assert.ok(api.body.total > 0 && api.body.total <= 100, 'one page holds the district');
+  const expected = flow.filter((l) => api.body.group.counts.some((c) => c.label === l));
+  assert.ok(expected.length >= 4, `several states: ${expected}`);
+  assert.deepEqual(api.body.group.counts.map((c) => c.label), expected, 'the API counts groups in flow order');
+
+  for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+    const page = await browser.newPage({ viewport });
+    await server.signIn(page, 'city_reviewer');
+    await page.goto(server.base + `/lists/fire_relief_monitor${query}`);
+    const headings = await page.$$eval('tr.group-row th', (ths) => ths.map((th) => th.childNodes[1].textContent.trim()));
+    assert.deepEqual(headings, expected, 'the groups come in the order of the flow');
+    // 最后处理时间 is the API's updated_at on the Shanghai clock, as people write it.
+    const cells = await page.$$eval('td[data-label="最后处理时间"]', (tds) => tds.map((t) => t.textContent.trim()));
+    assert.equal(cells.length, api.body.items.length);
+    for (const c of cells) assert.match(c, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+    const shown = new Set(cells);
+    for (const item of api.body.items) assert.ok(shown.has(item.updated_at_text), item.updated_at_text);
+    const first = api.body.items[0];
+    const utc = new Date(first.updated_at);
+    const shanghai = new Date(utc.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 16).replace('T', ' ');
+    assert.equal(first.updated_at_text, shanghai, 'UTC+8');
+    await shot(page, `monitor-grouped-${name}`);
+    await page.close();
+  }
+});
