@@ -7,6 +7,8 @@
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi, RbacApi};
 use sqlx::Row;
+use std::collections::HashMap;
+
 use tokio::sync::RwLock;
 
 use crate::store::Db;
@@ -31,6 +33,10 @@ m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && (p.obj == "*" || r.obj == p.obj)
 /// The enforcer shared by every request.
 pub struct Authz {
     enforcer: RwLock<Enforcer>,
+    /// (tenant, form) → the fields some role of the tenant may unmask one by one
+    /// (`unmask:<field>` policies): a reader's clearance asks the enforcer about these
+    /// fields only, so a pack without such grants costs no enforcer call.
+    field_unmasks: std::sync::RwLock<HashMap<(String, String), Vec<String>>>,
 }
 
 impl Authz {
@@ -40,6 +46,7 @@ impl Authz {
         let enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
         let authz = Authz {
             enforcer: RwLock::new(enforcer),
+            field_unmasks: std::sync::RwLock::new(HashMap::new()),
         };
         authz.reload(db, None).await?;
         Ok(authz)
@@ -73,7 +80,27 @@ impl Authz {
                 _ => {}
             }
         }
+        let mut fields: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for v in &p {
+            if let Some(f) = v[3].strip_prefix("unmask:") {
+                let e = fields.entry((v[1].clone(), v[2].clone())).or_default();
+                if !e.iter().any(|x| x == f) {
+                    e.push(f.to_string());
+                }
+            }
+        }
         let mut e = self.enforcer.write().await;
+        {
+            let mut known = self
+                .field_unmasks
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match tenant {
+                Some(t) => known.retain(|(tenant, _), _| tenant != t),
+                None => known.clear(),
+            }
+            known.extend(fields);
+        }
         match tenant {
             Some(t) => {
                 e.remove_filtered_policy(1, vec![t.to_string()]).await?;
@@ -96,6 +123,16 @@ impl Authz {
         let e = self.enforcer.read().await;
         e.enforce((subject, tenant, object, action))
             .unwrap_or(false)
+    }
+
+    /// Fields of `form` that some role of `tenant` may unmask one by one (`unmask:<field>`).
+    pub fn field_unmasks(&self, tenant: &str, form: &str) -> Vec<String> {
+        self.field_unmasks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(tenant.to_string(), form.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The roles a user holds in a tenant.

@@ -73,7 +73,9 @@ async fn documents_render_escaped_masked_and_only_in_their_states() {
     assert_eq!(s, StatusCode::OK);
     let receipt = receipt.as_str().unwrap();
     assert!(
-        receipt.contains("救助款签收单") && receipt.contains("8,000.00") && receipt.contains("BF-1")
+        receipt.contains("救助款签收单")
+            && receipt.contains("8,000.00")
+            && receipt.contains("BF-1")
     );
     assert!(
         receipt.contains("11010519491231002X"),

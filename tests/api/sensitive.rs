@@ -216,7 +216,10 @@ async fn district_roles_see_masks_and_the_city_reviewer_sees_clear_values_audite
     );
     let entries = unmask_entries(&app, &id).await;
     assert_eq!(
-        entries.iter().map(|e| e["fields"].clone()).collect::<Vec<_>>(),
+        entries
+            .iter()
+            .map(|e| e["fields"].clone())
+            .collect::<Vec<_>>(),
         [json!(["/bank_account"])],
         "masked reads are not unmasking; the clerk's account in clear is"
     );

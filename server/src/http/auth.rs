@@ -99,6 +99,7 @@ pub async fn login(
         user,
         roles,
         token_hash: hash,
+        clearances: Default::default(),
     };
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",

@@ -28,12 +28,40 @@ pub struct Actor {
     pub roles: Vec<String>,
     /// Hash of the token used, for logout.
     pub token_hash: String,
+    /// What the user may read in clear, per form, worked out once per request (a list or an
+    /// inbox asks for every row).
+    pub clearances: Clearances,
 }
+
+/// A request's memo of [`crate::http::sensitive::Clear`] per form.
+#[derive(Clone, Default, Debug)]
+pub struct Clearances(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, super::sensitive::Clear>>>,
+);
 
 impl Actor {
     /// The tenant.
     pub fn tenant(&self) -> &str {
         &self.user.tenant
+    }
+
+    /// The clearance of `form` worked out earlier in this request.
+    pub fn cleared(&self, form: &str) -> Option<super::sensitive::Clear> {
+        self.clearances
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(form)
+            .cloned()
+    }
+
+    /// Keeps the clearance of `form` for the rest of this request.
+    pub fn remember_clearance(&self, form: &str, clear: &super::sensitive::Clear) {
+        self.clearances
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(form.to_string(), clear.clone());
     }
 
     /// The zone the user reads times in (the tenant's).
@@ -140,6 +168,7 @@ impl Actor {
             user,
             roles,
             token_hash: String::new(),
+            clearances: Default::default(),
         }))
     }
 
@@ -196,6 +225,7 @@ impl FromRequestParts<AppState> for Actor {
             user,
             roles,
             token_hash: hash,
+            clearances: Default::default(),
         })
     }
 }

@@ -182,18 +182,29 @@ pub async fn clearance(
     form: &str,
     paths: &[SensitivePath],
 ) -> Clear {
-    if actor.may(app, form, "unmask").await {
-        return Clear::All(true);
+    if let Some(known) = actor.cleared(form) {
+        return known;
     }
-    let mut fields: Vec<String> = Vec::new();
-    for p in paths {
-        if let Some(form_runtime::sensitive::Segment::Key(k)) = p.segments.first() {
-            if !fields.contains(k) && actor.may(app, form, &format!("unmask:{k}")).await {
-                fields.push(k.clone());
+    let clear = if actor.may(app, form, "unmask").await {
+        Clear::All(true)
+    } else {
+        // Only fields some role may unmask one by one are worth asking about.
+        let grantable = app.authz.field_unmasks(actor.tenant(), form);
+        let mut fields: Vec<String> = Vec::new();
+        for p in paths {
+            if let Some(form_runtime::sensitive::Segment::Key(k)) = p.segments.first() {
+                if grantable.contains(k)
+                    && !fields.contains(k)
+                    && actor.may(app, form, &format!("unmask:{k}")).await
+                {
+                    fields.push(k.clone());
+                }
             }
         }
-    }
-    Clear::Fields(fields)
+        Clear::Fields(fields)
+    };
+    actor.remember_clearance(form, &clear);
+    clear
 }
 
 /// `data` with its values at `paths` masked, or shown in clear where `clear` says the reader
