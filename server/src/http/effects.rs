@@ -408,6 +408,8 @@ async fn message(
             m.entry("state_label")
                 .or_insert_with(|| json!(h.form.workflow.state_label(&h.record.state)));
             m.entry("form_title").or_insert_with(|| json!(h.form.title));
+            let summary = form_runtime::display::summarise(h.form, data, h.zone).line;
+            m.entry("summary").or_insert_with(|| json!(summary));
         }
         n.render(&ctx)
             .map_err(|e| anyhow::anyhow!("notify text failed to render: {e}"))
@@ -540,12 +542,19 @@ async fn tasks(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> 
         }
     }
     let title = format!("待办：{}", h.form.title);
+    // The record as people know it (its summary), never its id.
+    let shared = shareable(h.form, &h.record.state, &h.record.data);
+    let named = form_runtime::display::summarise(h.form, &shared, h.zone).line;
+    let named = if named.is_empty() {
+        h.record.id.clone()
+    } else {
+        named
+    };
     let bodies: Vec<String> = items
         .iter()
         .map(|(_, actions)| {
             format!(
-                "记录 {} 进入「{}」，可执行：{actions}",
-                h.record.id,
+                "「{named}」进入「{}」，可执行：{actions}",
                 h.form.workflow.state_label(state)
             )
         })
