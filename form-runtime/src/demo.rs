@@ -46,6 +46,20 @@ pub struct DemoDef {
     /// Pool of the comments given where a transition requires one (default: 演示数据).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
+    /// Each record is made from a record of another form, by firing that form's transition
+    /// whose `create` effect makes it (the year's application from the person's file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_from: Option<MadeFrom>,
+}
+
+/// Where the records of a demo file come from when people make them from other records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MadeFrom {
+    /// The form of the records they are made from (`spring_aid_beneficiary`).
+    pub form: String,
+    /// The action on those records whose `create` effect makes this form's record (`apply`).
+    pub action: String,
 }
 
 fn twelve() -> u32 {
@@ -481,10 +495,11 @@ impl CompiledDemo {
     }
 
     /// The fields written when a record is created: of `allowed` (the initial state's
-    /// editable fields; None: every field), those with a generator and the form's required
-    /// ones.
+    /// editable fields; None: every field), those with a generator, the form's required
+    /// ones and those it may require (`x-required-if`: a value the form drops when the field
+    /// is hidden).
     pub fn creation_fields(&self, allowed: Option<&[String]>) -> Vec<String> {
-        let required: Vec<String> = self
+        let mut required: Vec<String> = self
             .schema
             .get("required")
             .and_then(Value::as_array)
@@ -493,6 +508,14 @@ impl CompiledDemo {
             .filter_map(Value::as_str)
             .map(str::to_string)
             .collect();
+        if let Some(props) = self.schema.get("properties").and_then(Value::as_object) {
+            required.extend(
+                props
+                    .iter()
+                    .filter(|(_, p)| p.get("x-required-if").is_some())
+                    .map(|(k, _)| k.clone()),
+            );
+        }
         let all: Vec<String> = self
             .schema
             .get("properties")
@@ -596,6 +619,9 @@ impl CompiledDemo {
             let lo = g.min.unwrap_or(0.0);
             let hi = g.max.unwrap_or(lo);
             return Some(number(rng, kind, prop, lo, hi));
+        }
+        if let (Some(of), true) = (&g.of, is_section(prop)) {
+            return Some(copy_rows(rng, prop, data.get(of)?, g.ratio));
         }
         if let Some(of) = &g.of {
             let base = data.get(of).and_then(Value::as_f64)?;
@@ -799,7 +825,15 @@ fn check_generators(
                 ));
             }
         }
-        if let Some(of) = &g.of {
+        if let (Some(of), true) = (&g.of, is_section(p)) {
+            if !props.get(of).is_some_and(is_section) {
+                errs.push(PackError::new(
+                    file,
+                    format!("{ptr}/of"),
+                    format!("`of` copies the rows of a repeating section; `{of}` is not one"),
+                ));
+            }
+        } else if let Some(of) = &g.of {
             let base = props
                 .get(of)
                 .and_then(|p| p.get("type"))
@@ -864,6 +898,44 @@ fn check_generators(
             ));
         }
     }
+}
+
+/// The rows of another repeating section, with the columns `prop`'s rows have; a `ratio`
+/// scales each whole-number column, rounded down, never below the column's `minimum` nor
+/// above the value copied (the approved goods: the requested lines, fewer of each).
+fn copy_rows(rng: &mut Rng, prop: &Value, source: &Value, ratio: Option<[f64; 2]>) -> Value {
+    let cols = prop
+        .pointer("/items/properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let rows = source.as_array().cloned().unwrap_or_default();
+    let out = rows
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|row| {
+            let mut copied = Map::new();
+            for (k, v) in row {
+                let Some(col) = cols.get(k) else { continue };
+                if col.get("x-computed").is_some() {
+                    continue;
+                }
+                let whole = col.get("type").and_then(Value::as_str) == Some("integer");
+                let v = match (ratio, whole, v.as_i64()) {
+                    (Some([a, b]), true, Some(n)) => {
+                        let share = a + (b - a) * rng.unit();
+                        let least = col.get("minimum").and_then(Value::as_i64).unwrap_or(0);
+                        let scaled = ((n as f64) * share).floor() as i64;
+                        Value::from(scaled.max(least).min(n))
+                    }
+                    _ => v.clone(),
+                };
+                copied.insert(k.clone(), v);
+            }
+            Value::Object(copied)
+        })
+        .collect();
+    Value::Array(out)
 }
 
 /// A weight key as a value of the field's type.

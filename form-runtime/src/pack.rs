@@ -497,6 +497,36 @@ impl Pack {
             let Some(wf) = workflows.get(&form.workflow) else {
                 continue; // the form's workflow is reported
             };
+            if let Some(m) = &def.made_from {
+                let source = forms
+                    .get(&m.form)
+                    .and_then(|(_, f)| workflows.get(&f.workflow));
+                match source {
+                    None => errs.push(PackError::new(
+                        &file,
+                        "/made_from/form",
+                        format!("form `{}` is not defined in forms/", m.form),
+                    )),
+                    Some(swf) => {
+                        let makes = swf.def.transitions.iter().any(|t| {
+                            t.action == m.action
+                                && t.effects.iter().any(|e| {
+                                    matches!(e, crate::workflow::Effect::Create(c) if c.form == key)
+                                })
+                        });
+                        if !makes {
+                            errs.push(PackError::new(
+                                &file,
+                                "/made_from/action",
+                                format!(
+                                    "no transition `{}` of form `{}` has a `create` effect that makes `{key}`",
+                                    m.action, m.form
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
             match crate::demo::CompiledDemo::check(
                 &key,
                 def,

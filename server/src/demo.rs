@@ -50,7 +50,10 @@ pub async fn generate(
             .files;
         let pack =
             Pack::load(&files).map_err(|e| anyhow!("installed pack {id} is invalid: {e:?}"))?;
-        for (form, def) in &pack.demos {
+        // Records made from other records come after those they are made from.
+        let mut order: Vec<_> = pack.demos.iter().collect();
+        order.sort_by_key(|(_, def)| def.made_from.is_some());
+        for (form, def) in order {
             let n = generate_form(app, tenant, &pack, form, def.clone()).await?;
             out.push((form.clone(), n));
         }
@@ -140,17 +143,34 @@ async fn generate_form(
     let now = chrono::Utc::now();
     let total = demo.def.count;
     let tty = std::io::stderr().is_terminal();
+    let mut sources = match &demo.def.made_from {
+        Some(m) => Some(Sources::load(app, tenant, m, &people, &filers).await?),
+        None => None,
+    };
     for i in 0..total {
         let mut rec = demo.record(i, now);
-        // The filer: the first, from a random start, whose record every step can reach.
+        // The filer: the first, from a random start, whose record every step can reach (and
+        // who has a record left to make it from).
         let mut chosen = None;
         for k in 0..filers.len() {
             let f = filers[(rec.pick as usize + k) % filers.len()];
+            if sources.as_ref().is_some_and(|s| !s.has(f, rec.times[0])) {
+                continue;
+            }
             if let Some(actors) =
                 actors_for(app, form_key, wf, &people, f, &rec.steps, rec.pick).await?
             {
                 chosen = Some((f, actors));
                 break;
+            }
+        }
+        if chosen.is_none() {
+            if let (Some(m), Some(_)) = (&demo.def.made_from, &sources) {
+                bail!(
+                    "{file}: record {i}: no filer has a `{}` record left to make it from by `{}` ({total} asked for)",
+                    m.form,
+                    m.action
+                );
             }
         }
         let Some((f, actors)) = chosen else {
@@ -169,29 +189,69 @@ async fn generate_form(
             .edit_rule(&initial, &filer.actor.roles)
             .and_then(|r| r.fields.clone());
         let fields = demo.creation_fields(allowed.as_deref());
-        let data = demo.values(&mut rec.rng, &fields, &Map::new(), &step);
-        let new = NewRecord {
-            data: Value::Object(data),
-            action: None,
-            comment: None,
-            at: Some(rec.times[0]),
-        };
         let what = || format!("{file}: record {i}");
-        let prepared = records::prepare_create(app, &filer.actor, &form, version, new, None)
-            .await
-            .map_err(|e| refused(what(), e))?;
-        let mut tx = app.db.begin().await?;
-        let mut row = records::write_create(
-            &mut tx,
-            app,
-            &filer.actor,
-            &form,
-            prepared,
-            &stamp(rec.times[0]),
-        )
-        .await
-        .map_err(|e| refused(what(), e))?;
-        tx.commit().await?;
+        let mut row = match (&demo.def.made_from, sources.as_mut()) {
+            (Some(m), Some(src)) => {
+                let source = src.take(f, rec.times[0]);
+                let made = make_from(app, &filer.actor, m, form_key, &source, rec.times[0])
+                    .await
+                    .map_err(|e| refused(what(), e))?;
+                // The filer then fills in what the file did not give.
+                let current = made.data.as_object().cloned().unwrap_or_default();
+                let mut values = demo.values(&mut rec.rng, &fields, &current, &step);
+                values.retain(|k, _| current.get(k).is_none_or(Value::is_null));
+                let prepared = records::prepare_patch(
+                    app,
+                    &filer.actor,
+                    &form,
+                    made,
+                    None,
+                    Value::Object(values),
+                    None,
+                )
+                .await
+                .map_err(|e| refused(what(), e))?;
+                let mut tx = app.db.begin().await?;
+                let row = records::write(
+                    &mut tx,
+                    app,
+                    &filer.actor,
+                    &form,
+                    prepared,
+                    &stamp(rec.times[0]),
+                )
+                .await
+                .map_err(|e| refused(what(), e))?;
+                tx.commit().await?;
+                row
+            }
+            _ => {
+                let data = demo.values(&mut rec.rng, &fields, &Map::new(), &step);
+                let new = NewRecord {
+                    data: Value::Object(data),
+                    action: None,
+                    comment: None,
+                    at: Some(rec.times[0]),
+                };
+                let prepared =
+                    records::prepare_create(app, &filer.actor, &form, version, new, None)
+                        .await
+                        .map_err(|e| refused(what(), e))?;
+                let mut tx = app.db.begin().await?;
+                let row = records::write_create(
+                    &mut tx,
+                    app,
+                    &filer.actor,
+                    &form,
+                    prepared,
+                    &stamp(rec.times[0]),
+                )
+                .await
+                .map_err(|e| refused(what(), e))?;
+                tx.commit().await?;
+                row
+            }
+        };
         notify::drop_queued(&app.db, tenant, &row.id).await?;
 
         for (k, ((from, action), who)) in rec.steps.iter().zip(&actors).enumerate() {
@@ -242,6 +302,108 @@ async fn generate_form(
         eprintln!("demo data: {tenant} {form_key} {total}/{total}");
     }
     Ok(total)
+}
+
+/// The records a demo file's records are made from, per filer: those they own, in a state
+/// the making action leaves, each used once.
+struct Sources {
+    /// Per filer: the records' ids with the time of their last change.
+    by_filer: BTreeMap<usize, Vec<(String, chrono::DateTime<chrono::Utc>)>>,
+}
+
+impl Sources {
+    async fn load(
+        app: &AppState,
+        tenant: &str,
+        m: &form_runtime::demo::MadeFrom,
+        people: &[Person],
+        filers: &[usize],
+    ) -> anyhow::Result<Sources> {
+        let (_, source) = app
+            .catalog
+            .versioned(&app.db, tenant, &m.form, None)
+            .await?
+            .with_context(|| format!("form {} is not published in {tenant}", m.form))?;
+        let states: Vec<String> = source
+            .workflow
+            .def
+            .transitions
+            .iter()
+            .filter(|t| t.action == m.action)
+            .flat_map(|t| t.from.keys().iter().cloned())
+            .collect();
+        let mut by_filer = BTreeMap::new();
+        for &f in filers {
+            let actor = &people[f].actor;
+            let Some(viewer) = actor.viewer(app, &m.form).await? else {
+                continue;
+            };
+            let rows = crate::store::records::in_states(
+                &app.db, tenant, &m.form, &states, &viewer, 100_000,
+            )
+            .await?;
+            let mine = rows
+                .into_iter()
+                .filter(|r| r.owner_id == actor.user.user_id)
+                .filter_map(|r| {
+                    let at = chrono::DateTime::parse_from_rfc3339(&r.updated_at).ok()?;
+                    Some((r.id, at.with_timezone(&chrono::Utc)))
+                })
+                .collect();
+            by_filer.insert(f, mine);
+        }
+        Ok(Sources { by_filer })
+    }
+
+    /// Whether the filer has a record left that existed as it is now before `at`: a record is
+    /// never made from one that was registered later.
+    fn has(&self, filer: usize, at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.by_filer
+            .get(&filer)
+            .is_some_and(|v| v.iter().any(|(_, t)| *t < at))
+    }
+
+    fn take(&mut self, filer: usize, at: chrono::DateTime<chrono::Utc>) -> String {
+        let Some(v) = self.by_filer.get_mut(&filer) else {
+            return String::new();
+        };
+        match v.iter().position(|(_, t)| *t < at) {
+            Some(i) => v.remove(i).0,
+            None => String::new(),
+        }
+    }
+}
+
+/// Makes a record of `form` from record `source` as a person would: fires the action whose
+/// `create` effect makes it, at `at`, and returns the record it made (clear data).
+async fn make_from(
+    app: &AppState,
+    actor: &Actor,
+    m: &form_runtime::demo::MadeFrom,
+    form: &str,
+    source: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::store::records::RecordRow, ApiError> {
+    let (src_row, src_form, _) = records::visible(app, actor, source).await?;
+    let req = TransitionRequest::new(None, None).happened_at(at);
+    let prepared =
+        records::prepare_transition(app, actor, &src_form, src_row, &m.action, req, None).await?;
+    let when = stamp(at);
+    let mut tx = app.db.begin().await?;
+    records::write(&mut tx, app, actor, &src_form, prepared, &when).await?;
+    tx.commit().await?;
+    notify::drop_queued(&app.db, actor.tenant(), source).await?;
+    let made = crate::store::records::created_at(&app.db, actor.tenant(), form, &when)
+        .await?
+        .into_iter()
+        .find(|r| {
+            r.data
+                .as_object()
+                .is_some_and(|d| d.values().any(|v| v == source))
+        })
+        .ok_or_else(|| anyhow!("`{}` on {source} made no {form} record", m.action))?;
+    let (row, _, _) = records::visible(app, actor, &made.id).await?;
+    Ok(row)
 }
 
 /// For each step of a record filed by `people[filer]`, a user who may fire it — the filer

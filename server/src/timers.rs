@@ -153,6 +153,7 @@ pub async fn fire_due(app: &AppState) -> anyhow::Result<usize> {
             run_effects: false,
             at: &at,
             zone,
+            comment: None,
         };
         effects::apply(&mut tx, app, &outward, &happened)
             .await

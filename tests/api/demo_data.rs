@@ -9,14 +9,17 @@ use serde_json::Value;
 
 use crate::harness::{Session, TestApp};
 
-/// Every record of the list as `who` sees it, page by page.
+/// Every fire-relief record as `who` sees it, page by page.
 async fn all_records(s: &Session) -> Vec<Value> {
+    all_of(s, "fire_relief_all").await
+}
+
+/// Every record of the list as `who` sees it, page by page.
+async fn all_of(s: &Session, list: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for page in 1.. {
         let (status, body) = s
-            .get(&format!(
-                "/api/v1/lists/fire_relief_all?page_size=500&page={page}"
-            ))
+            .get(&format!("/api/v1/lists/{list}?page_size=500&page={page}"))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let items = body["items"].as_array().cloned().unwrap_or_default();
@@ -111,8 +114,11 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
             ("donation_registration", 60),
             ("fire_relief", 300),
             ("hsct_relief", 40),
-            ("mingyang_aid", 40)
-        ]
+            ("mingyang_aid", 40),
+            ("spring_aid_beneficiary", 60),
+            ("spring_aid", 40)
+        ],
+        "a record made from another comes after it: the year's application after the file"
     );
 
     let records = all_records(&city).await;
@@ -135,6 +141,7 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
             "disbursed",
             "district_approved",
             "draft",
+            "refused",
             "signed",
             "submitted"
         ]
@@ -181,6 +188,7 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
         "city_approved" => 3,
         "allocated" => 4,
         "signed" => 5,
+        "refused" => 2,
         _ => 6,
     };
     for r in records.iter().step_by(15) {
@@ -197,7 +205,18 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
             .iter()
             .filter_map(|e| e["action"].as_str())
             .collect();
-        assert_eq!(actions, path[..n]);
+        if r["state"] == "refused" {
+            assert_eq!(actions, ["submit", "reject"]);
+        } else {
+            assert_eq!(actions, path[..n]);
+        }
+        // The clerk who filed does not confirm the payment, except in 闵行 (waived).
+        if n == 6 && r["data"]["district"] != "闵行区" {
+            assert_ne!(
+                events[6]["actor"]["username"], events[1]["actor"]["username"],
+                "maker and checker: {events:?}"
+            );
+        }
         let times: Vec<&str> = events.iter().filter_map(|e| e["at"].as_str()).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
         // A time its `set` effect stamps is the time of the step, not of the generation.
@@ -275,11 +294,15 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
             .map(|r| cents(&r["data"]["approved_amount"]))
             .sum();
         assert_eq!(cents(&figure(&d, "火灾救助核定金额（元）")), approved);
-        let disbursed: i64 = records
-            .iter()
-            .filter(|r| r["state"] == "disbursed")
-            .map(|r| cents(&r["data"]["approved_amount"]))
-            .sum();
+        // What was paid (实发金额), read record by record: the list does not show it.
+        let mut disbursed = 0;
+        for r in records.iter().filter(|r| r["state"] == "disbursed") {
+            let (_, one) = who
+                .get(&format!("/api/v1/records/{}", r["id"].as_str().unwrap()))
+                .await;
+            disbursed += cents(&one["data"]["disbursed_amount"]);
+        }
+        assert!(disbursed > 0);
         assert_eq!(cents(&figure(&d, "火灾救助已发放金额（元）")), disbursed);
         let bars = d["tiles"]
             .as_array()
@@ -307,4 +330,44 @@ async fn demo_records_are_real_and_statistics_and_dashboard_agree_with_them() {
     }
     let (status, _) = city.get("/api/v1/dashboards/nothing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // 千万人帮万家: each year's application is made from a person's file (`apply`), after
+    // the file was registered, with the file's data, at most one per person and year.
+    let applications = all_of(&city, "spring_aid_all").await;
+    assert_eq!(applications.len(), 40);
+    let mut people = std::collections::BTreeSet::new();
+    for a in applications.iter().step_by(3) {
+        let id = a["id"].as_str().expect("id");
+        let (_, got) = city.get(&format!("/api/v1/records/{id}")).await;
+        let file = got["data"]["beneficiary"]
+            .as_str()
+            .expect("made from a file");
+        assert!(
+            people.insert(file.to_string()),
+            "one application per person"
+        );
+        let (_, person) = city.get(&format!("/api/v1/records/{file}")).await;
+        assert_eq!(
+            got["data"]["applicant_name"],
+            person["data"]["applicant_name"]
+        );
+        assert_eq!(got["data"]["id_number"], person["data"]["id_number"]);
+        let (_, events) = city.get(&format!("/api/v1/records/{file}/events")).await;
+        let events = events["items"].as_array().cloned().unwrap_or_default();
+        let at = |action: &str| {
+            events
+                .iter()
+                .filter(|e| e["action"] == action)
+                .filter_map(|e| e["at"].as_str())
+                .map(|t| chrono::DateTime::parse_from_rfc3339(t).expect("rfc 3339"))
+                .collect::<Vec<_>>()
+        };
+        let created = chrono::DateTime::parse_from_rfc3339(got["created_at"].as_str().unwrap())
+            .expect("rfc 3339");
+        assert!(
+            at("register").iter().all(|t| *t < created),
+            "registered first"
+        );
+        assert!(at("apply").contains(&created), "made by the file's `apply`");
+    }
 }

@@ -66,7 +66,7 @@ async fn documents_render_escaped_masked_and_only_in_their_states() {
     district.fire(id, "approve", json!({})).await;
     city.fire(id, "approve", json!({"data": {"approved_amount": 8000}}))
         .await;
-    finance.fire(id, "allocate", json!({"data": {"allocated_amount": 8000, "allocation_date": "2026-11-20", "voucher_no": "BF-1"}})).await;
+    finance.fire(id, "allocate", json!({"data": {"allocated_amount": 8000, "allocation_date": "2026-11-20", "voucher_no": "BF-1", "fund_source": "人道救助基金·火灾应急救助专项"}})).await;
     let (s, receipt) = city
         .get(&format!("/api/v1/records/{id}/documents/receipt"))
         .await;

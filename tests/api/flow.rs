@@ -32,7 +32,8 @@ async fn fire_relief_application_goes_from_draft_to_allocation_with_full_history
         "the filer may only recall a submitted record, while nobody has acted"
     );
 
-    // The district reviewer finds it in the inbox and rejects it; a reason is required.
+    // The district reviewer finds it in the inbox and returns it for correction; a reason
+    // is required (for a refusal too).
     let (_, inbox) = district.get("/api/v1/inbox").await;
     assert_eq!(inbox["total"], 1);
     assert_eq!(inbox["items"][0]["id"], id);
@@ -40,11 +41,13 @@ async fn fire_relief_application_goes_from_draft_to_allocation_with_full_history
         inbox["items"][0]["actions"],
         json!(["approve", "reject", "return"])
     );
-    let (s, body) = district.fire(&id, "reject", json!({"comment": "  "})).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["fields"][0]["pointer"], "/comment");
+    for action in ["reject", "return"] {
+        let (s, body) = district.fire(&id, action, json!({"comment": "  "})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["fields"][0]["pointer"], "/comment");
+    }
     let (s, body) = district
-        .fire(&id, "reject", json!({"comment": "请补充损失金额明细"}))
+        .fire(&id, "return", json!({"comment": "请补充损失金额明细"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "draft");
@@ -86,7 +89,7 @@ async fn fire_relief_application_goes_from_draft_to_allocation_with_full_history
 
     // Finance allocates.
     let (s, body) = finance
-        .fire(&id, "allocate", json!({"data": {"allocated_amount": 8000, "allocation_date": "2026-11-20", "voucher_no": "BF-2026-0012"}}))
+        .fire(&id, "allocate", json!({"data": {"allocated_amount": 8000, "allocation_date": "2026-11-20", "voucher_no": "BF-2026-0012", "fund_source": "人道救助基金·火灾应急救助专项"}}))
         .await;
     assert_eq!(
         (s, body["state"].as_str()),
@@ -134,7 +137,7 @@ async fn fire_relief_application_goes_from_draft_to_allocation_with_full_history
     let expect = [
         ("create", "pudong_staff", ""),
         ("submit", "pudong_staff", ""),
-        ("reject", "pudong_reviewer", "请补充损失金额明细"),
+        ("return", "pudong_reviewer", "请补充损失金额明细"),
         ("update", "pudong_staff", ""),
         ("submit", "pudong_staff", ""),
         ("approve", "pudong_reviewer", "情况属实"),

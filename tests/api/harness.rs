@@ -373,11 +373,46 @@ impl Session {
     }
 }
 
+/// The test ID number of the person called `name`: 张三's is `11010519491231002X`; everyone
+/// else has their own (a project allows one open application per person), all masked alike as
+/// `110105********002X`: the same region and sequence, another birth date with the same check
+/// digit.
+pub fn id_number_of(name: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let canonical = chrono::NaiveDate::from_ymd_opt(1949, 12, 31).expect("date");
+    if name.contains("张三") {
+        return "11010519491231002X".into();
+    }
+    // FNV-1a, then the k-th birth date after 1949-12-31 that gives the check digit X: born
+    // 1950–1965, so everyone is over 60 as 张三 is.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut k = hash % 500;
+    let mut day = canonical;
+    loop {
+        day += chrono::Duration::days(1);
+        let body = format!("110105{}002", day.format("%Y%m%d"));
+        let sum: u32 = body
+            .chars()
+            .zip(W)
+            .map(|(c, w)| c.to_digit(10).expect("digit") * w)
+            .sum();
+        if sum % 11 == 2 {
+            if k == 0 {
+                return format!("{body}X");
+            }
+            k -= 1;
+        }
+    }
+}
+
 /// A complete, valid fire-relief application.
 pub fn application(name: &str) -> Value {
+    let id = id_number_of(name);
     json!({
         "applicant_name": name,
-        "id_number": "11010519491231002X",
+        "id_number": id,
         "phone": "13812345678",
         "district": "浦东新区",
         "street": "花木街道",
@@ -390,7 +425,7 @@ pub fn application(name: &str) -> Value {
         "deaths": 0,
         "injured": 1,
         "members": [
-            {"name": name, "relation": "本人", "id_number": "11010519491231002X", "casualty": "受伤"},
+            {"name": name, "relation": "本人", "id_number": id, "casualty": "受伤"},
             {"name": "李四", "relation": "配偶", "casualty": "无"}
         ],
         "loss_desc": "厨房及客厅家具家电烧毁",

@@ -23,6 +23,8 @@ struct Actors {
     district: Session,
     city: Session,
     finance: Session,
+    /// A second clerk of the district: the one who filed may not confirm the payment.
+    payer: Session,
     other_district: Session,
 }
 
@@ -32,6 +34,7 @@ async fn actors(app: &TestApp) -> Actors {
         district: app.login("redcross", "pudong_reviewer").await,
         city: app.login("redcross", "city_reviewer").await,
         finance: app.login("redcross", "finance").await,
+        payer: app.login("redcross", "pudong_payer").await,
         other_district: app.login("redcross", "huangpu_staff").await,
     }
 }
@@ -89,19 +92,18 @@ fn as_f64(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-/// District reject with a reason, the filer's correction, resubmission: the application
-/// number is kept. Returns the record after resubmission.
-async fn reject_correct_resubmit(a: &Actors, id: &str, reason: &str, correction: Value) -> Value {
-    let (st, body) = a.district.fire(id, "reject", json!({})).await;
-    assert_eq!(
-        refused(st, &body).0,
-        "/comment",
-        "a rejection needs a reason"
-    );
+/// District return for correction with a reason, the filer's correction, resubmission: the
+/// application number is kept. (A refusal, `reject`, also needs a reason, and is final.)
+/// Returns the record after resubmission.
+async fn return_correct_resubmit(a: &Actors, id: &str, reason: &str, correction: Value) -> Value {
+    for action in ["reject", "return"] {
+        let (st, body) = a.district.fire(id, action, json!({})).await;
+        assert_eq!(refused(st, &body).0, "/comment", "{action} needs a reason");
+    }
     let before = step(
         &a.district,
         id,
-        "reject",
+        "return",
         json!({"comment": reason}),
         "draft",
     )
@@ -181,7 +183,7 @@ async fn approve_allocate_sign_disburse(
     )
     .await;
     let rec = step(
-        &a.staff,
+        &a.payer,
         id,
         "disburse",
         json!({"data": {"disbursed_amount": approved, "disburse_date": "2026-11-25", "disburse_method": "银行转账"}}),
@@ -391,7 +393,7 @@ async fn stem_cell_transplant_aid_for_a_minor_goes_from_application_to_disbursem
 
     // Rejected for the insurance statement; the corrected reimbursement lowers the
     // out-of-pocket cost.
-    let again = reject_correct_resubmit(
+    let again = return_correct_resubmit(
         &a,
         &id,
         "请补充医保结算单，核实报销金额",
@@ -584,7 +586,7 @@ async fn mingyang_health_care_needs_a_health_description_study_aid_does_not() {
     assert!(rec["data"]["app_no"]
         .as_str()
         .is_some_and(|n| n.starts_with("MY-")));
-    reject_correct_resubmit(
+    return_correct_resubmit(
         &a,
         &id,
         "请附医院诊断证明并核实申请金额",
@@ -677,7 +679,7 @@ async fn spring_aid_is_filed_from_the_beneficiary_register_once_a_year() {
     assert_eq!(refused(st, &body), ("/beneficiary".into(), "unique".into()));
     // (The second draft stays a draft; it is left out of the counts below.)
 
-    reject_correct_resubmit(
+    return_correct_resubmit(
         &a,
         &id,
         "本年度标准为每户800元",
@@ -793,7 +795,8 @@ async fn dementia_care_allocates_signs_and_distributes_goods() {
         &a.finance,
         &id,
         "allocate",
-        json!({"data": {"allocation_date": "2026-11-20", "delivery_no": "CK-2026-0031"}}),
+        json!({"data": {"allocation_date": "2026-11-20", "delivery_no": "CK-2026-0031",
+                        "fund_source": "人道救助基金·失智老人关怀专项"}}),
         "allocated",
     )
     .await;
@@ -811,17 +814,24 @@ async fn dementia_care_allocates_signs_and_distributes_goods() {
         refused(st, &body),
         ("/discrepancy_note".into(), "required".into())
     );
-    step(
+    let rec = step(
         &a.staff,
         &id,
         "sign",
         json!({"data": {"signer": "王经办", "signed_date": "2026-11-21", "received_complete": false,
-                        "discrepancy_note": "护理垫到货11包，缺1包已由配送方补送"}}),
+        "discrepancy_note": "护理垫到货11包，缺1包",
+        "received_items": [
+            {"item": "成人纸尿裤", "unit": "包", "quantity": 20, "unit_price": 45.5},
+            {"item": "护理垫", "unit": "包", "quantity": 11, "unit_price": 28}
+        ]}}),
         "signed",
     )
     .await;
+    // What was signed for, not what was approved, is what counts as given.
+    assert_eq!(rec["data"]["signed_quantity"], 31);
+    assert_eq!(as_f64(&rec["data"]["signed_value"]), 1218.0);
     let rec = step(
-        &a.staff,
+        &a.payer,
         &id,
         "distribute",
         json!({"data": {"distribute_date": "2026-11-23", "recipient_name": "孙女士", "recipient_relation": "子女"}}),

@@ -246,7 +246,9 @@ async fn statistics_refuse_unknown_keys_parameters_and_users_without_read() {
         [
             "fire_relief_by_age",
             "fire_relief_by_district",
-            "fire_relief_by_month"
+            "fire_relief_by_month",
+            "fire_relief_by_state",
+            "fire_relief_disbursed_by_month"
         ]
     );
     let (s, _) = city.get("/api/v1/statistics/nope").await;

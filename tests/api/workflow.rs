@@ -82,17 +82,19 @@ async fn a_return_unlocks_only_the_named_fields_until_resubmission() {
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     staff.fire(id, "submit", json!({})).await;
-    // A plain rejection later puts everything back in the filer's hands.
+    // A refusal (不予救助) is final: the record leaves the filer's hands for good.
     let (_, rejected) = reviewer
-        .fire(id, "reject", json!({"comment": "重新填写"}))
+        .fire(id, "reject", json!({"comment": "不符合救助条件"}))
         .await;
+    assert_eq!(rejected["state"], "refused", "{rejected}");
+    assert_eq!(rejected["actions"], json!([]));
     let (s, body) = staff
         .patch(
             &path,
             json!({"version": rejected["version"], "data": {"street": "陆家嘴街道"}}),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
 }
 
 #[tokio::test]
@@ -318,10 +320,10 @@ async fn submitting_numbers_the_application_once_and_stamps_the_time() {
         .as_str()
         .is_some_and(|t| t.ends_with("+08:00")));
 
-    // A rejected and resubmitted application keeps its number; a refused submit takes none.
+    // A returned and resubmitted application keeps its number; a refused submit takes none.
     let id = first["id"].as_str().unwrap();
     reviewer
-        .fire(id, "reject", json!({"comment": "补充"}))
+        .fire(id, "return", json!({"comment": "补充"}))
         .await;
     let (_, again) = staff.fire(id, "submit", json!({})).await;
     assert_eq!(again["data"]["app_no"], first["data"]["app_no"]);
@@ -483,7 +485,7 @@ async fn a_deadline_fires_exactly_once_with_two_servers_on_one_database() {
         serde_json::from_slice(&files.0["workflows/relief.json"]).unwrap();
     for s in wf["states"].as_array_mut().unwrap() {
         if s["key"] == "submitted" {
-            s["timer"] = json!({"after": "1s", "action": "reject"});
+            s["timer"] = json!({"after": "1s", "action": "return"});
         }
     }
     files.0.insert(
@@ -515,7 +517,7 @@ async fn a_deadline_fires_exactly_once_with_two_servers_on_one_database() {
             .filter(|e| e["actor"]["id"] == "system")
             .collect();
         assert_eq!(by_system.len(), 1, "fired exactly once: {events}");
-        assert_eq!(by_system[0]["action"], "reject");
+        assert_eq!(by_system[0]["action"], "return");
     }
     let (_, untouched) = filer
         .get(&format!(

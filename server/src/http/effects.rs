@@ -170,6 +170,8 @@ pub struct Happened<'a> {
     pub at: &'a str,
     /// The tenant's zone, for what the change prints and sends.
     pub zone: chrono_tz::Tz,
+    /// The comment given with the transition (a refusal's reason), if any.
+    pub comment: Option<&'a str>,
 }
 
 /// Runs everything a change causes, in its transaction.
@@ -410,6 +412,8 @@ async fn message(
             m.entry("form_title").or_insert_with(|| json!(h.form.title));
             let summary = form_runtime::display::summarise(h.form, data, h.zone).line;
             m.entry("summary").or_insert_with(|| json!(summary));
+            m.entry("comment")
+                .or_insert_with(|| json!(h.comment.unwrap_or_default()));
         }
         n.render(&ctx)
             .map_err(|e| anyhow::anyhow!("notify text failed to render: {e}"))

@@ -226,7 +226,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Finds a record the actor may see, with its form at the record's version.
-pub(super) async fn visible(
+pub(crate) async fn visible(
     app: &AppState,
     actor: &Actor,
     id: &str,
@@ -552,6 +552,7 @@ pub(crate) async fn write_create(
         run_effects: true,
         at,
         zone: actor.zone(),
+        comment: None,
     };
     effects::apply(tx, app, &outward, &happened).await?;
     Ok(record)
@@ -587,7 +588,7 @@ pub async fn patch_record(
 /// Checks an edit as `PATCH /records/{id}` does — the record's state lets the actor edit,
 /// they hold `update`, the row version (when given) is the one read, only the fields they
 /// may change — and prepares it. Nothing is written.
-pub(super) async fn prepare_patch(
+pub(crate) async fn prepare_patch(
     app: &AppState,
     actor: &Actor,
     form: &CompiledForm,
@@ -842,6 +843,7 @@ pub(crate) async fn write(
             run_effects: true,
             at,
             zone: actor.zone(),
+            comment: comment.as_deref(),
         };
         effects::apply(tx, app, &outward, &happened).await?;
     }

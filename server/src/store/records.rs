@@ -138,6 +138,27 @@ pub async fn recent_of_owner(
     rows.iter().map(row_to_record).collect()
 }
 
+/// The records of `form` created at exactly `at` (a stamp), whoever owns them: what one
+/// transition's `create` effect made, found by the caller among them by its link.
+pub async fn created_at(
+    db: &Db,
+    tenant: &str,
+    form: &str,
+    at: &str,
+) -> anyhow::Result<Vec<RecordRow>> {
+    let sql = format!(
+        "select {} from records where tenant_id = $1 and form_key = $2 and created_at = $3",
+        columns(db.dialect())
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(form)
+        .bind(at)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(row_to_record).collect()
+}
+
 /// Inserts a new record.
 pub async fn insert(tx: &mut Tx, tenant: &str, r: &RecordRow) -> sqlx::Result<()> {
     let sql = format!(
