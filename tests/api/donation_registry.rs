@@ -674,3 +674,69 @@ async fn districts_see_only_their_own_donors_and_masked_without_unmask() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_certificate_says_what_was_donated_and_a_use_must_fit_the_donation() {
+    let app = TestApp::spawn().await;
+    let desk = Desk::open(&app).await;
+    // A body-only donation: teaching and research, never a cornea transplant.
+    let mut body = registration(
+        "遗体甲",
+        &id_number("19500101", 11),
+        "2026-11-02",
+        "浦东新区",
+    );
+    body["donation_type"] = json!("遗体");
+    body["intended_use"] = json!([]);
+    let id = desk.register(body).await;
+    let (s, html) = desk
+        .city
+        .get(&format!(
+            "/api/v1/records/{id}/documents/donation_certificate"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let html = html.as_str().expect("html");
+    assert!(
+        html.contains("自愿于身后捐献遗体，用于医学教学、医学科研。"),
+        "{html}"
+    );
+    assert!(!html.contains("角膜移植"), "{html}");
+    // A cornea-only donation with the uses the donor chose among those that fit.
+    let mut cornea = registration(
+        "角膜乙",
+        &id_number("19520202", 21),
+        "2026-11-03",
+        "浦东新区",
+    );
+    cornea["donation_type"] = json!("角膜");
+    cornea["intended_use"] = json!(["角膜移植"]);
+    let id = desk.register(cornea).await;
+    let (_, html) = desk
+        .city
+        .get(&format!(
+            "/api/v1/records/{id}/documents/donation_certificate"
+        ))
+        .await;
+    assert!(html
+        .as_str()
+        .is_some_and(|h| h.contains("自愿于身后捐献角膜，用于角膜移植。")));
+    // A use that does not fit what is donated is refused at submission.
+    let mut wrong = registration(
+        "不符丙",
+        &id_number("19530303", 31),
+        "2026-11-04",
+        "浦东新区",
+    );
+    wrong["donation_type"] = json!("遗体");
+    wrong["intended_use"] = json!(["角膜移植"]);
+    let (s, b) = desk
+        .staff
+        .post(
+            "/api/v1/forms/donation_registration/records",
+            json!({"data": wrong, "action": "submit"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"]["fields"][0]["rule"], "guard", "{b}");
+}

@@ -20,6 +20,7 @@ mod openapi;
 mod pages;
 mod people_and_duties;
 mod recruitment;
+mod red_cross_acceptance;
 mod red_cross_projects;
 mod roundtrip;
 mod sensitive;

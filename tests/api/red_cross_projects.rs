@@ -783,6 +783,29 @@ async fn dementia_care_allocates_signs_and_distributes_goods() {
         refused(st, &body),
         ("/approved_items".into(), "required".into())
     );
+    // Approved lines must be among the requested ones, each no more than requested: not
+    // 10 boxes of 营养品 nobody asked for, not 30 of the 24 packs requested.
+    let before = get(&a.city, &id).await;
+    for lines in [
+        json!([{"item": "营养品", "unit": "箱", "quantity": 10, "unit_price": 90}]),
+        json!([{"item": "成人纸尿裤", "unit": "包", "quantity": 30, "unit_price": 45.5}]),
+    ] {
+        let (st, body) = a
+            .city
+            .fire(&id, "approve", json!({"data": {"approved_items": lines}}))
+            .await;
+        assert_eq!(refused(st, &body), ("".into(), "guard".into()), "{body}");
+        assert_eq!(
+            body["error"]["fields"][0]["message"],
+            "核定物品须为申请清单中的物品，且每项数量不超过申请数量"
+        );
+    }
+    let after = get(&a.city, &id).await;
+    assert_eq!(
+        (&after["version"], &after["data"]),
+        (&before["version"], &before["data"]),
+        "unchanged"
+    );
     let approved = json!({"data": {"approved_items": [
         {"item": "成人纸尿裤", "spec": "L码 10片/包", "unit": "包", "quantity": 20, "unit_price": 45.5},
         {"item": "护理垫", "unit": "包", "quantity": 12, "unit_price": 28}
@@ -839,6 +862,15 @@ async fn dementia_care_allocates_signs_and_distributes_goods() {
     )
     .await;
     assert_eq!(rec["state_label"], "物品已发放");
+    // The distributed statistic counts what was signed for (31 packs), not the 32 approved.
+    let (_, stat) = a
+        .city
+        .get("/api/v1/statistics/dementia_care_distributed_by_month?filter[district]=浦东新区")
+        .await;
+    assert_eq!(stat["rows"][0]["keys"][0], "2026-11", "{stat}");
+    assert_eq!(stat["rows"][0]["values"][1], 31, "{stat}");
+    assert_eq!(as_f64(&stat["rows"][0]["values"][2]), 1218.0, "{stat}");
+    assert_eq!(stat["rows"][0]["values"][3], 32, "{stat}");
 
     // The caregiver's phone is masked for the district reviewer.
     let seen = get(&a.district, &id).await;
