@@ -128,7 +128,8 @@ async fn generate_form(
     for (i, p) in people.iter().enumerate() {
         if p.actor.roles.iter().any(|r| demo.def.filers.contains(r))
             && wf.edit_rule(&initial, &p.actor.roles).is_some()
-            && p.actor.may(app, form_key, "create").await
+            // A record made from another is created by the making action's effect.
+            && (demo.def.made_from.is_some() || p.actor.may(app, form_key, "create").await)
         {
             filers.push(i);
         }
@@ -154,7 +155,10 @@ async fn generate_form(
         let mut chosen = None;
         for k in 0..filers.len() {
             let f = filers[(rec.pick as usize + k) % filers.len()];
-            if sources.as_ref().is_some_and(|s| !s.has(f, rec.times[0])) {
+            if sources
+                .as_ref()
+                .is_some_and(|s| s.find(f, rec.times[0]).is_none())
+            {
                 continue;
             }
             if let Some(actors) =
@@ -254,6 +258,22 @@ async fn generate_form(
         };
         notify::drop_queued(&app.db, tenant, &row.id).await?;
 
+        // A record made from another belongs to that record's owner, who may not be the filer:
+        // the steps are then taken as for a record of theirs.
+        let actors = match people
+            .iter()
+            .position(|p| p.actor.user.user_id == row.owner_id)
+        {
+            Some(o) if o != f => actors_for(app, form_key, wf, &people, o, &rec.steps, rec.pick)
+                .await?
+                .with_context(|| {
+                    format!(
+                        "{file}: record {i}: nobody can take a record of its owner to `{}`",
+                        rec.state
+                    )
+                })?,
+            _ => actors,
+        };
         for (k, ((from, action), who)) in rec.steps.iter().zip(&actors).enumerate() {
             let Some(t) = wf.transition(from, action) else {
                 bail!("{file}: no transition {action} from {from}");
@@ -304,11 +324,12 @@ async fn generate_form(
     Ok(total)
 }
 
-/// The records a demo file's records are made from, per filer: those they own, in a state
-/// the making action leaves, each used once.
+/// The records a demo file's records are made from: per filer, those they see in a state the
+/// making action leaves, each used once.
 struct Sources {
     /// Per filer: the records' ids with the time of their last change.
     by_filer: BTreeMap<usize, Vec<(String, chrono::DateTime<chrono::Utc>)>>,
+    used: std::collections::HashSet<String>,
 }
 
 impl Sources {
@@ -342,35 +363,35 @@ impl Sources {
                 &app.db, tenant, &m.form, &states, &viewer, 100_000,
             )
             .await?;
-            let mine = rows
+            let seen = rows
                 .into_iter()
-                .filter(|r| r.owner_id == actor.user.user_id)
                 .filter_map(|r| {
                     let at = chrono::DateTime::parse_from_rfc3339(&r.updated_at).ok()?;
                     Some((r.id, at.with_timezone(&chrono::Utc)))
                 })
                 .collect();
-            by_filer.insert(f, mine);
+            by_filer.insert(f, seen);
         }
-        Ok(Sources { by_filer })
+        Ok(Sources {
+            by_filer,
+            used: Default::default(),
+        })
     }
 
-    /// Whether the filer has a record left that existed as it is now before `at`: a record is
-    /// never made from one that was registered later.
-    fn has(&self, filer: usize, at: chrono::DateTime<chrono::Utc>) -> bool {
+    /// A record the filer sees, not yet used, that was as it is now before `at` (a record is
+    /// never made from one registered later); taken when `take`.
+    fn find(&self, filer: usize, at: chrono::DateTime<chrono::Utc>) -> Option<&str> {
         self.by_filer
-            .get(&filer)
-            .is_some_and(|v| v.iter().any(|(_, t)| *t < at))
+            .get(&filer)?
+            .iter()
+            .find(|(id, t)| *t < at && !self.used.contains(id))
+            .map(|(id, _)| id.as_str())
     }
 
     fn take(&mut self, filer: usize, at: chrono::DateTime<chrono::Utc>) -> String {
-        let Some(v) = self.by_filer.get_mut(&filer) else {
-            return String::new();
-        };
-        match v.iter().position(|(_, t)| *t < at) {
-            Some(i) => v.remove(i).0,
-            None => String::new(),
-        }
+        let id = self.find(filer, at).unwrap_or_default().to_string();
+        self.used.insert(id.clone());
+        id
     }
 }
 
