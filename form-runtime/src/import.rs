@@ -42,6 +42,11 @@ pub struct ImportDef {
     /// A transition fired on every record the import creates (`submit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// A date or date-time column saying when each case happened: a created record, and its
+    /// `action`, happen at that moment (history, `set` effects, yearly numbers), not at the
+    /// import's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// One column of an import template.
@@ -319,6 +324,8 @@ pub struct Importer {
     pub key: Vec<String>,
     /// Transition fired on created records.
     pub action: Option<String>,
+    /// The date or date-time field that says when a created record's case happened.
+    pub at: Option<String>,
     /// Worksheet to read.
     pub sheet: Option<String>,
     schema: Value,
@@ -430,6 +437,7 @@ impl Importer {
             columns,
             key: def.map(|d| d.key.clone()).unwrap_or_default(),
             action: def.and_then(|d| d.action.clone()),
+            at: def.and_then(|d| d.at.clone()),
             sheet: def.and_then(|d| d.sheet.clone()),
             schema: schema.clone(),
         }
@@ -507,6 +515,25 @@ impl Importer {
                     file,
                     format!("/key/{i}"),
                     format!("key field `{k}` is not a column of this import"),
+                ));
+            }
+        }
+        if let Some(at) = &def.at {
+            let format = props
+                .and_then(|p| p.get(at))
+                .and_then(|p| p.get("format"))
+                .and_then(Value::as_str);
+            if !fields.contains_key(at.as_str()) {
+                errs.push(PackError::new(
+                    file,
+                    "/at",
+                    format!("`{at}` is not a column of this import"),
+                ));
+            } else if !matches!(format, Some("date" | "date-time")) {
+                errs.push(PackError::new(
+                    file,
+                    "/at",
+                    format!("`{at}` is not a date or date-time field"),
                 ));
             }
         }

@@ -712,3 +712,65 @@ async fn an_error_workbook_is_only_for_its_importer() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn historical_cases_keep_the_time_they_happened() {
+    let app = TestApp::spawn().await;
+    let staff = app.login("redcross", "pudong_staff").await;
+    let mut headers = BATCH.to_vec();
+    headers.push("提交时间");
+    let mut row = batch_row(41);
+    // Guards read the case's own day: a fire after it would be refused as in the future.
+    row[6] = json!("2025-02-20");
+    row.push(json!("2025-03-01T10:00:00+08:00"));
+
+    // A case said to happen in the future is refused, and nothing is imported.
+    let mut later = batch_row(42);
+    later.push(json!("2999-01-01T10:00:00+08:00"));
+    let (s, b) = import(
+        &staff,
+        "?template=fire_relief_history",
+        workbook("申请", &headers, &[row.clone(), later]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["report"]["errors"][0]["row"], 3, "{b}");
+    assert_eq!(b["report"]["errors"][0]["rule"], "at", "{b}");
+    assert_eq!(app.count("records", "redcross").await, 0);
+
+    let (s, b) = import(
+        &staff,
+        "?template=fire_relief_history",
+        workbook("申请", &headers, &[row]),
+    )
+    .await;
+    assert_eq!(
+        (s, b["created"].as_i64()),
+        (StatusCode::CREATED, Some(1)),
+        "{b}"
+    );
+    let (_, list) = staff.get("/api/v1/lists/fire_relief_all").await;
+    let id = list["items"][0]["id"]
+        .as_str()
+        .expect("imported")
+        .to_string();
+    let (_, r) = staff.get(&format!("/api/v1/records/{id}")).await;
+    // Submitted then, numbered in that year, stamped with that time, not the import's.
+    assert_eq!(r["state"], "submitted");
+    assert_eq!(r["data"]["app_no"], "HZ-2025-000001");
+    assert_eq!(r["data"]["submitted_at"], "2025-03-01T10:00:00+08:00");
+    assert_eq!(r["created_at"], "2025-03-01T02:00:00.000000Z");
+    assert_eq!(r["created_at_text"], "2025-03-01 10:00");
+    let (_, ev) = staff.get(&format!("/api/v1/records/{id}/events")).await;
+    let times: Vec<&str> = ev["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        ["2025-03-01T02:00:00.000000Z", "2025-03-01T02:00:00.000000Z"],
+        "created and submitted when the case was"
+    );
+}

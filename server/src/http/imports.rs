@@ -146,7 +146,11 @@ struct RowError {
 
 /// A row ready to be written, its data held as text until then.
 enum Ready {
-    Create(Packed<PreparedCreate>),
+    /// A new record, and when its case happened (None: now).
+    Create(
+        Packed<PreparedCreate>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ),
     Update(Packed<Prepared>, Arc<CompiledForm>),
 }
 
@@ -346,7 +350,8 @@ async fn run(job: &Job<'_>, q: ImportQuery, ignored: Vec<String>) -> ApiResult<O
             .store(checked.ready.len() as u64, Ordering::Relaxed);
         for (i, ready) in checked.ready {
             let written = match ready {
-                Ready::Create(p) => {
+                Ready::Create(p, when) => {
+                    let at = when.map_or_else(|| at.clone(), crate::store::stamp);
                     write_create(&mut tx, job.app, job.actor, &job.form, p.unpack()?, &at)
                         .await
                         .map(|_| (1, 0))
@@ -582,7 +587,7 @@ async fn look_up(
 /// `found` holds the batch's look-up for a one-field key.
 async fn check_row(
     job: &Job<'_>,
-    data: Map<String, Value>,
+    mut data: Map<String, Value>,
     ctx: &mut KeyContext<'_>,
     found: Option<&HashMap<String, Vec<String>>>,
 ) -> ApiResult<Ready> {
@@ -644,11 +649,28 @@ async fn check_row(
             }
         }
     }
+    let when = match &imp.at {
+        Some(field) => {
+            let when = happened_at(job, field, &data)?;
+            // The moment is not itself written where the importer may not write the field:
+            // the action's `set` effect stamps it (提交时间 = now() at that moment).
+            let wf = &job.form.workflow;
+            let writable = wf
+                .edit_rule(&wf.def.initial, &job.actor.roles)
+                .and_then(|r| r.fields.as_ref())
+                .is_none_or(|f| f.contains(field));
+            if !writable {
+                data.remove(field);
+            }
+            when
+        }
+        None => None,
+    };
     let new = NewRecord {
         data: Value::Object(data),
         action: imp.action.as_deref(),
         comment: None,
-        at: None,
+        at: when,
     };
     let p = prepare_create(
         job.app,
@@ -659,7 +681,47 @@ async fn check_row(
         Some(&job.outwards),
     )
     .await?;
-    Ok(Ready::Create(p.pack()))
+    Ok(Ready::Create(p.pack(), when))
+}
+
+/// When the row's case happened, from the template's `at` field: a date-time as written, a
+/// date at midnight in the tenant's zone; never later than now.
+fn happened_at(
+    job: &Job<'_>,
+    field: &str,
+    data: &Map<String, Value>,
+) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(text) = data.get(field).and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let label = job.form.label(field);
+    let when = match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => {
+            let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                invalid(
+                    field,
+                    "format",
+                    format!("「{label}」不是日期或时间：{text}"),
+                    format!("{label} is not a date or time: {text}"),
+                )
+            })?;
+            let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+            match midnight.and_local_timezone(job.actor.zone()).earliest() {
+                Some(t) => t.with_timezone(&chrono::Utc),
+                None => midnight.and_utc(),
+            }
+        }
+    };
+    if when > chrono::Utc::now() {
+        return Err(invalid(
+            field,
+            "at",
+            format!("「{label}」是案件发生的时间，不能晚于现在"),
+            format!("{label} is when the case happened and cannot be in the future"),
+        ));
+    }
+    Ok(Some(when))
 }
 
 fn invalid(field: &str, rule: &str, zh: String, en: String) -> ApiError {
