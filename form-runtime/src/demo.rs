@@ -1174,6 +1174,32 @@ mod tests {
     }
 
     #[test]
+    fn copied_rows_keep_their_lines_and_never_grow() {
+        let prop = serde_json::json!({"type": "array", "items": {"type": "object", "properties": {
+            "item": {"type": "string"},
+            "quantity": {"type": "integer", "minimum": 1},
+            "subtotal": {"type": "number", "x-computed": "quantity"}
+        }}});
+        let source = serde_json::json!([
+            {"item": "护理垫", "quantity": 12, "subtotal": 336, "extra": 1},
+            {"item": "湿巾", "quantity": 1}
+        ]);
+        let mut rng = Rng::new(3);
+        for _ in 0..50 {
+            let rows = copy_rows(&mut rng, &prop, &source, Some([0.5, 1.0]));
+            let rows = rows.as_array().expect("rows");
+            assert_eq!(rows.len(), 2);
+            assert_eq!(rows[0]["item"], "护理垫");
+            let q = rows[0]["quantity"].as_i64().expect("whole");
+            assert!((6..=12).contains(&q), "{q}");
+            assert_eq!(rows[1]["quantity"], 1, "never below the minimum");
+            assert!(rows[0].get("subtotal").is_none() && rows[0].get("extra").is_none());
+        }
+        let same = copy_rows(&mut rng, &prop, &source, None);
+        assert_eq!(same[0]["quantity"], 12);
+    }
+
+    #[test]
     fn generated_formats_are_valid() {
         let mut rng = Rng::new(7);
         let now = Utc::now();

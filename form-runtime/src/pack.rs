@@ -501,7 +501,10 @@ impl Pack {
                 let source = forms
                     .get(&m.form)
                     .and_then(|(_, f)| workflows.get(&f.workflow));
+                let defined = files.0.contains_key(&format!("forms/{}.json", m.form));
                 match source {
+                    // A form that is there but does not compile is reported at its own file.
+                    None if defined => {}
                     None => errs.push(PackError::new(
                         &file,
                         "/made_from/form",
