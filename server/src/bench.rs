@@ -534,7 +534,7 @@ async fn submissions(
             let mut i = 0;
             while Instant::now() < deadline {
                 i += 1;
-                match submit(&client, &base, &token, &application(c * 1_000_000 + i)).await {
+                match submit(&client, &base, &token, &application(c * 100_000 + i)).await {
                     Ok(()) => ok += 1,
                     Err(_) => err += 1,
                 }
@@ -675,11 +675,13 @@ const STATES: &[&str] = &[
     "disbursed",
 ];
 
-/// A valid application, varied by `n`.
+/// A valid application, varied by `n`, of a person of their own (a project allows one open
+/// application per person): ID numbers from [`resident_id`]`(4,000,000 + n)`, apart from the
+/// bulk-loaded records' and the imports'.
 fn application(n: usize) -> Value {
     json!({
         "applicant_name": format!("申请人{n}"),
-        "id_number": "11010519491231002X",
+        "id_number": resident_id(4_000_000 + n as u32),
         "phone": "13812345678",
         "district": DISTRICTS[n % DISTRICTS.len()],
         "street": format!("街道{}", n % 7),
