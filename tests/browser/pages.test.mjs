@@ -225,12 +225,12 @@ test('a reviewer saves a view and approves ticked records from the list in one g
   await shot(page, 'list-batch-refused-phone');
   await Promise.all([page.waitForNavigation(), page.click('main a.primary')]);
   assert.match(await page.textContent('table.grid tbody'), /区红会审核通过/, 'unchanged');
-  // Returning them with a reason works for every ticked record.
+  // Refusing them with a reason works for every ticked record.
   await page.check(`input[name=ids][value="${created.body.id}"]`);
   await page.selectOption('#batch-action', 'reject');
-  await page.fill('.batch-bar input[name=comment]', '请补充火灾证明材料');
+  await page.fill('.batch-bar input[name=comment]', '不属于火灾救助范围');
   await Promise.all([page.waitForNavigation(), page.click('.batch-bar button')]);
-  assert.match(await page.textContent('table.grid tbody'), /草稿/);
+  assert.match(await page.textContent('table.grid tbody'), /不予救助/, 'a refusal is final');
   await page.close();
 });
 

@@ -87,14 +87,38 @@ export async function shot(page, name) {
   assert.equal(overflow, false, `${name}: no horizontal scrolling`);
 }
 
+/**
+ * The test ID number of the person called `name` (generated, not a real person): each name
+ * has its own, since a project allows one open application per person. The region and the
+ * sequence are fixed; the birth date (1950–1965) is the k-th one giving the check digit X,
+ * so every number is masked alike as 110105********002X.
+ */
+export function idNumberOf(name) {
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(name)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  let k = h % 500;
+  const day = new Date(Date.UTC(1949, 11, 31));
+  for (;;) {
+    day.setUTCDate(day.getUTCDate() + 1);
+    const body = `110105${day.toISOString().slice(0, 10).replaceAll('-', '')}002`;
+    const sum = [...body].reduce((acc, c, i) => acc + Number(c) * w[i], 0);
+    if (sum % 11 === 2) {
+      if (k === 0) return `${body}X`;
+      k -= 1;
+    }
+  }
+}
+
 /** A complete, valid fire-relief application (generated, not a real person). */
 export function application(name, district) {
+  const id = idNumberOf(name);
   return {
-    applicant_name: name, id_number: '11010519491231002X', phone: '13812345678', district,
+    applicant_name: name, id_number: id, phone: '13812345678', district,
     street: '花木街道', address: `${district}花木路100弄3号502室`, fire_date: '2026-10-08',
     fire_address: `${district}花木路100弄3号502室`, housing_type: '居住性房屋', residency_type: '户籍居民',
     fire_cause: '电线老化', deaths: 0, injured: 0,
-    members: [{ name, relation: '本人', id_number: '11010519491231002X', casualty: '无' }],
+    members: [{ name, relation: '本人', id_number: id, casualty: '无' }],
     loss_desc: '厨房及客厅家具家电烧毁', loss_amount: 52000.5, requested_amount: 10000,
     bank_name: '中国工商银行上海分行', bank_account: '6222021234567890128', promise: true,
   };
