@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::harness::{application, Session, TestApp};
+use crate::red_cross_projects::{get, step};
 
 const FUND: &str = "人道救助基金·火灾应急救助专项";
 
@@ -32,23 +33,6 @@ async fn desk(app: &TestApp) -> Desk {
         city: app.login("redcross", "city_reviewer").await,
         finance: app.login("redcross", "finance").await,
     }
-}
-
-async fn get(s: &Session, id: &str) -> Value {
-    let (st, body) = s.get(&format!("/api/v1/records/{id}")).await;
-    assert_eq!(st, StatusCode::OK, "{body}");
-    body
-}
-
-/// Fires `action` and asserts the record arrives in `state`.
-async fn step(s: &Session, id: &str, action: &str, body: Value, state: &str) -> Value {
-    let (st, rec) = s.fire(id, action, body).await;
-    assert_eq!(
-        (st, rec["state"].as_str()),
-        (StatusCode::OK, Some(state)),
-        "{action}: {rec}"
-    );
-    rec
 }
 
 /// Fires `action`, expects 422 and answers the (pointer, rule, message) of every error; the

@@ -48,7 +48,7 @@ async fn create(s: &Session, form: &str, data: Value, action: Option<&str>) -> (
     .await
 }
 
-async fn get(s: &Session, id: &str) -> Value {
+pub(crate) async fn get(s: &Session, id: &str) -> Value {
     let (st, body) = s.get(&format!("/api/v1/records/{id}")).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     body
@@ -68,7 +68,7 @@ async fn patch(s: &Session, id: &str, data: Value) -> Value {
 }
 
 /// Fires `action` and asserts the record arrives in `state`.
-async fn step(s: &Session, id: &str, action: &str, body: Value, state: &str) -> Value {
+pub(crate) async fn step(s: &Session, id: &str, action: &str, body: Value, state: &str) -> Value {
     let (st, rec) = s.fire(id, action, body).await;
     assert_eq!(
         (st, rec["state"].as_str()),
