@@ -139,7 +139,14 @@ impl Db {
             Some(m) => Some(m.clone().lock_owned().await),
             None => None,
         };
-        let inner = self.pool.begin().await?;
+        // SQLite: take the write lock at BEGIN, where the busy timeout waits for it. A
+        // deferred transaction that reads first and writes later is refused at once
+        // ("database is locked") when another connection still holds the lock, for
+        // example one whose dropped transaction has not yet been rolled back.
+        let inner = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("begin immediate").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
         Ok(Tx {
             inner,
             _writer: guard,
