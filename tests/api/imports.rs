@@ -719,6 +719,21 @@ async fn historical_cases_keep_the_time_they_happened() {
     let staff = app.login("redcross", "pudong_staff").await;
     let mut headers = BATCH.to_vec();
     headers.push("提交时间");
+    // The empty template the clerk downloads has the column that says when.
+    let (s, _, bytes) = staff
+        .download("/api/v1/forms/fire_relief/import-template.xlsx?template=fire_relief_history")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        sheet_rows(&bytes, "申请")[0],
+        headers.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    );
+    let help = sheet_rows(&bytes, "说明");
+    let at = help
+        .iter()
+        .find(|r| r[1] == "提交时间")
+        .expect("提交时间 is explained");
+    assert!(at[4].contains("北京时间"), "{at:?}");
     let mut row = batch_row(41);
     // Guards read the case's own day: a fire after it would be refused as in the future.
     row[6] = json!("2025-02-20");

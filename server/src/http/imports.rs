@@ -943,11 +943,16 @@ pub async fn import_template(
         .edit_rule(initial, &actor.roles)
         .and_then(|r| r.fields.clone());
     let hidden = form.workflow.hidden(initial, &actor.roles);
+    // The template's `at` column is kept even where the importer may not write its field:
+    // it says when the case happened, and the action's own effect stamps the field.
+    let at = def.as_ref().and_then(|d| d.at.clone());
     let help: Vec<_> = importer
         .help()
         .into_iter()
         .filter(|h| {
-            writable.as_ref().is_none_or(|w| w.contains(&h.field)) && !hidden.contains(&h.field)
+            at.as_deref() == Some(h.field.as_str())
+                || (writable.as_ref().is_none_or(|w| w.contains(&h.field))
+                    && !hidden.contains(&h.field))
         })
         .collect();
     let sheet = def

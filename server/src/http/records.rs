@@ -276,10 +276,11 @@ pub async fn create_record(
     let prepared = prepare_create(&app, &actor, &form, form_version, new, None).await?;
     let mut tx = app.db.begin().await?;
     let record = write_create(&mut tx, &app, &actor, &form, prepared, &now()).await?;
+    sensitive::audit_answer(&mut tx, &app, &actor, &form, &record).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        answer(&app, &actor, &form, &record).await?,
+        Json(view(&app, &actor, &form, &record).await?.0),
     ))
 }
 
@@ -472,6 +473,22 @@ pub(crate) async fn write_create(
         ..record.clone()
     };
     let uid = actor.user.user_id.as_str();
+    // Eligibility first: the numbering counter below is locked until commit, so whatever
+    // runs after it holds up every other writer of the tenant.
+    if let Some(p) = &plan {
+        let t = (p.from.as_str(), p.action.as_str());
+        check_unique(
+            tx,
+            tenant,
+            form,
+            &record.id,
+            at,
+            t,
+            &record.data,
+            &stored.data,
+        )
+        .await?;
+    }
     if let Some(p) = &plan {
         let numbers: Vec<NumberEffect> = form
             .workflow
@@ -491,20 +508,6 @@ pub(crate) async fn write_create(
         .await?;
     }
     records::insert(tx, tenant, &stored).await?;
-    if let Some(p) = &plan {
-        let t = (p.from.as_str(), p.action.as_str());
-        check_unique(
-            tx,
-            tenant,
-            form,
-            &record.id,
-            at,
-            t,
-            &record.data,
-            &stored.data,
-        )
-        .await?;
-    }
     crate::timers::start(tx, tenant, &record.id, &form.workflow, &state, at).await?;
     attachments::link(tx, tenant, form, &record.id, &record.data).await?;
     let created = NewEvent {
@@ -581,8 +584,9 @@ pub async fn patch_record(
     let at = now();
     let mut tx = app.db.begin().await?;
     let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
+    sensitive::audit_answer(&mut tx, &app, &actor, &form, &updated).await?;
     tx.commit().await?;
-    answer(&app, &actor, &form, &updated).await
+    Ok(Json(view(&app, &actor, &form, &updated).await?.0))
 }
 
 /// Checks an edit as `PATCH /records/{id}` does — the record's state lets the actor edit,
@@ -753,6 +757,20 @@ pub(crate) async fn write(
         Some(member) => Some(json!({"vote": member})),
         None => changes,
     };
+    // Eligibility before the numbering counter, which stays locked until commit.
+    if let (Some(a), None) = (&action, &vote) {
+        check_unique(
+            tx,
+            tenant,
+            form,
+            &row.id,
+            &row.created_at,
+            (&row.state, a),
+            &data,
+            &sealed,
+        )
+        .await?;
+    }
     take_numbers(
         tx,
         tenant,
@@ -770,20 +788,6 @@ pub(crate) async fn write(
     };
     if !records::update(tx, tenant, &row.id, row.version, &w).await? {
         return Err(stale());
-    }
-    if let (Some(a), None) = (&action, &vote) {
-        let at_created = row.created_at.clone();
-        check_unique(
-            tx,
-            tenant,
-            form,
-            &row.id,
-            &at_created,
-            (&row.state, a),
-            &data,
-            &sealed,
-        )
-        .await?;
     }
     attachments::link(tx, tenant, form, &row.id, &data).await?;
     let ev = NewEvent {
@@ -995,8 +999,9 @@ pub async fn fire_transition(
     let at = now();
     let mut tx = app.db.begin().await?;
     let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
+    sensitive::audit_answer(&mut tx, &app, &actor, &form, &updated).await?;
     tx.commit().await?;
-    answer(&app, &actor, &form, &updated).await
+    Ok(Json(view(&app, &actor, &form, &updated).await?.0))
 }
 
 /// Checks that `actor` may fire `action` on `row` now (state, roles, org relation, recall

@@ -21,6 +21,8 @@ use super::extract::Actor;
 use crate::crypto::{value_aad, TenantKeys};
 use crate::startup::AppState;
 use crate::store::audit;
+use crate::store::records::RecordRow;
+use crate::store::Tx;
 
 /// The sensitive paths of a form version.
 pub fn paths(form: &CompiledForm) -> Vec<SensitivePath> {
@@ -249,6 +251,35 @@ pub async fn audit_unmask(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Queues in `tx` the `record.unmask` entry of the answer to a change: the clear sensitive
+/// values of `record` that `actor` will be shown. Written with the change, it costs no
+/// transaction of its own, and a change that is not committed shows and audits nothing.
+pub async fn audit_answer(
+    tx: &mut Tx,
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    record: &RecordRow,
+) -> ApiResult<()> {
+    let mut data = record.data.clone();
+    form.workflow
+        .strip_hidden(&record.state, &actor.roles, &mut data);
+    let shown = for_reader(app, actor, form, data).await.unmasked;
+    if shown.is_empty() {
+        return Ok(());
+    }
+    audit::append(
+        tx,
+        actor.tenant(),
+        Some(&actor.user.user_id),
+        "record.unmask",
+        &record.id,
+        &json!({"fields": shown, "via": "record"}),
+    )
+    .await?;
     Ok(())
 }
 

@@ -706,9 +706,11 @@ pub async fn duplicate_exists(
             .bind_text(y.clone());
     }
     sql.push(" limit 1");
-    // Unprepared, so PostgreSQL plans for these values (see imports::find_by_key).
+    // Unprepared on PostgreSQL, so that it plans for these values (see
+    // imports::find_by_key); SQLite keeps the prepared statement, sparing a plan per submit.
+    let postgres = tx.dialect() == form_runtime::sql::Dialect::Postgres;
     let row = bind_all(sqlx::query(&sql.text), &sql.params)
-        .persistent(false)
+        .persistent(!postgres)
         .fetch_optional(tx.conn())
         .await?;
     Ok(row.is_some())
