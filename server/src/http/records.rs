@@ -97,13 +97,52 @@ pub async fn view(
     form: &CompiledForm,
     r: &RecordRow,
 ) -> ApiResult<(Value, Vec<String>)> {
-    let actions = actor.actions(app, form, r).await?;
-    let editable = form.workflow.edit_rule(&r.state, &actor.roles).is_some()
-        && actor.may(app, &form.key, "update").await;
+    let reading = reading(app, actor, form, r).await;
+    let unmasked = reading.unmasked.clone();
+    Ok((view_of(app, actor, form, r, reading).await?, unmasked))
+}
+
+/// The data of `r` as `actor` reads it: fields hidden in its state dropped, sensitive values
+/// masked unless their role may unmask.
+async fn reading(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    r: &RecordRow,
+) -> sensitive::Reading {
     let mut data = r.data.clone();
     form.workflow
         .strip_hidden(&r.state, &actor.roles, &mut data);
-    let reading = sensitive::for_reader(app, actor, form, data).await;
+    sensitive::for_reader(app, actor, form, data).await
+}
+
+/// The answer of a change: commits `tx` with the `record.unmask` entry of the clear values
+/// the answer shows queued in it (no transaction of its own; a change not committed shows
+/// and audits nothing), then answers the record as `actor` reads it.
+async fn commit_and_answer(
+    mut tx: Tx,
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    r: &RecordRow,
+) -> ApiResult<Json<Value>> {
+    let reading = reading(app, actor, form, r).await;
+    sensitive::audit_shown(&mut tx, actor, &r.id, &reading.unmasked).await?;
+    tx.commit().await?;
+    Ok(Json(view_of(app, actor, form, r, reading).await?))
+}
+
+/// The record as [`view`] answers it, from its `reading`.
+async fn view_of(
+    app: &AppState,
+    actor: &Actor,
+    form: &CompiledForm,
+    r: &RecordRow,
+    reading: sensitive::Reading,
+) -> ApiResult<Value> {
+    let actions = actor.actions(app, form, r).await?;
+    let editable = form.workflow.edit_rule(&r.state, &actor.roles).is_some()
+        && actor.may(app, &form.key, "update").await;
     let summary = form_runtime::display::summarise(form, &reading.data, actor.zone());
     let v = json!({
         "id": r.id,
@@ -124,7 +163,7 @@ pub async fn view(
         "created_at_text": people(&r.created_at, actor.zone()),
         "updated_at_text": people(&r.updated_at, actor.zone()),
     });
-    Ok((v, reading.unmasked))
+    Ok(v)
 }
 
 /// A stored moment as the reader reads it (`2026-12-07 06:41`, the tenant's zone): the
@@ -276,11 +315,9 @@ pub async fn create_record(
     let prepared = prepare_create(&app, &actor, &form, form_version, new, None).await?;
     let mut tx = app.db.begin().await?;
     let record = write_create(&mut tx, &app, &actor, &form, prepared, &now()).await?;
-    sensitive::audit_answer(&mut tx, &app, &actor, &form, &record).await?;
-    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(view(&app, &actor, &form, &record).await?.0),
+        commit_and_answer(tx, &app, &actor, &form, &record).await?,
     ))
 }
 
@@ -488,8 +525,6 @@ pub(crate) async fn write_create(
             &stored.data,
         )
         .await?;
-    }
-    if let Some(p) = &plan {
         let numbers: Vec<NumberEffect> = form
             .workflow
             .number_effects(&p.from, &p.action, &form.key)
@@ -584,9 +619,7 @@ pub async fn patch_record(
     let at = now();
     let mut tx = app.db.begin().await?;
     let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
-    sensitive::audit_answer(&mut tx, &app, &actor, &form, &updated).await?;
-    tx.commit().await?;
-    Ok(Json(view(&app, &actor, &form, &updated).await?.0))
+    commit_and_answer(tx, &app, &actor, &form, &updated).await
 }
 
 /// Checks an edit as `PATCH /records/{id}` does — the record's state lets the actor edit,
@@ -999,9 +1032,7 @@ pub async fn fire_transition(
     let at = now();
     let mut tx = app.db.begin().await?;
     let updated = write(&mut tx, &app, &actor, &form, prepared, &at).await?;
-    sensitive::audit_answer(&mut tx, &app, &actor, &form, &updated).await?;
-    tx.commit().await?;
-    Ok(Json(view(&app, &actor, &form, &updated).await?.0))
+    commit_and_answer(tx, &app, &actor, &form, &updated).await
 }
 
 /// Checks that `actor` may fire `action` on `row` now (state, roles, org relation, recall

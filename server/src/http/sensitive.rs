@@ -21,7 +21,6 @@ use super::extract::Actor;
 use crate::crypto::{value_aad, TenantKeys};
 use crate::startup::AppState;
 use crate::store::audit;
-use crate::store::records::RecordRow;
 use crate::store::Tx;
 
 /// The sensitive paths of a form version.
@@ -254,21 +253,15 @@ pub async fn audit_unmask(
     Ok(())
 }
 
-/// Queues in `tx` the `record.unmask` entry of the answer to a change: the clear sensitive
-/// values of `record` that `actor` will be shown. Written with the change, it costs no
-/// transaction of its own, and a change that is not committed shows and audits nothing.
-pub async fn audit_answer(
+/// Queues in `tx` one `record.unmask` entry for the clear sensitive values of `record`
+/// (`fields`, pointers) that `actor` is shown in the answer to a change; nothing when none.
+pub async fn audit_shown(
     tx: &mut Tx,
-    app: &AppState,
     actor: &Actor,
-    form: &CompiledForm,
-    record: &RecordRow,
+    record: &str,
+    fields: &[String],
 ) -> ApiResult<()> {
-    let mut data = record.data.clone();
-    form.workflow
-        .strip_hidden(&record.state, &actor.roles, &mut data);
-    let shown = for_reader(app, actor, form, data).await.unmasked;
-    if shown.is_empty() {
+    if fields.is_empty() {
         return Ok(());
     }
     audit::append(
@@ -276,8 +269,8 @@ pub async fn audit_answer(
         actor.tenant(),
         Some(&actor.user.user_id),
         "record.unmask",
-        &record.id,
-        &json!({"fields": shown, "via": "record"}),
+        record,
+        &json!({"fields": fields, "via": "record"}),
     )
     .await?;
     Ok(())
