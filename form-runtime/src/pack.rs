@@ -753,6 +753,37 @@ fn check_outward_effects(
     errs: &mut Vec<PackError>,
 ) {
     use crate::workflow::Effect;
+    // A sequence is gapless or not, whichever effects take from it: the first effect (in
+    // workflow and transition order) that names it says which.
+    let mut gapless_of: BTreeMap<&str, (bool, String)> = BTreeMap::new();
+    for (wk, wf) in workflows {
+        let file = format!("workflows/{wk}.json");
+        if !files.0.contains_key(&file) {
+            continue;
+        }
+        for (i, t) in wf.transitions.iter().enumerate() {
+            for (j, e) in t.effects.iter().enumerate() {
+                let Effect::Number(n) = e else { continue };
+                let here = format!("{file} /transitions/{i}/effects/{j}");
+                match gapless_of.get(n.sequence.as_str()) {
+                    None => {
+                        gapless_of.insert(&n.sequence, (n.gapless, here));
+                    }
+                    Some((g, first)) if *g != n.gapless => errs.push(PackError::new(
+                        &file,
+                        format!("/transitions/{i}/effects/{j}/number/gapless"),
+                        format!(
+                            "sequence `{}` is {} at {first} and {} here: every effect of one sequence must say the same",
+                            n.sequence,
+                            if *g { "gapless" } else { "not gapless" },
+                            if n.gapless { "gapless" } else { "not gapless" },
+                        ),
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
     for (wk, wf) in workflows {
         let file = format!("workflows/{wk}.json");
         if !files.0.contains_key(&file) {

@@ -353,6 +353,13 @@ pub struct NumberEffect {
     /// forms gives each its own sequence and prefix. Default: every form of the workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form: Option<String>,
+    /// Consecutive numbers with no gap: the counter is taken inside the change's transaction,
+    /// so a change that fails gives its number back — and every numbered change of the
+    /// tenant's sequence waits for the one before it to commit. Without it (the default) a
+    /// number is taken from the counter at once and a failed change leaves a gap, so
+    /// numbered changes run side by side.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gapless: bool,
 }
 
 impl NumberEffect {
@@ -1352,6 +1359,7 @@ mod number_tests {
             sequence: "s".into(),
             format: "HZ-{year}-{n:06}".into(),
             form: None,
+            gapless: false,
         };
         assert_eq!(n.render(123, 2026), "HZ-2026-000123");
         assert!(n.yearly());
@@ -1360,6 +1368,7 @@ mod number_tests {
             sequence: "s".into(),
             format: "No.{n}".into(),
             form: None,
+            gapless: true,
         };
         assert_eq!(plain.render(7, 2026), "No.7");
         assert!(!plain.yearly());

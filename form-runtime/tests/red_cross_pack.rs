@@ -114,3 +114,41 @@ fn a_number_effect_may_only_name_a_form_of_its_workflow() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_sequence_is_gapless_in_every_effect_that_takes_from_it_or_in_none() {
+    let mut f = files();
+    let mut wf: serde_json::Value =
+        serde_json::from_slice(&f.0["workflows/relief_goods.json"]).expect("json");
+    // Dementia care now shares fire relief's sequence, but asks for consecutive numbers.
+    wf["transitions"][0]["effects"][0]["number"]["sequence"] = serde_json::json!("fire_relief");
+    wf["transitions"][0]["effects"][0]["number"]["gapless"] = serde_json::json!(true);
+    f.0.insert(
+        "workflows/relief_goods.json".into(),
+        serde_json::to_vec(&wf).expect("json"),
+    );
+    let errs = Pack::load(&f).unwrap_err();
+    assert!(
+        errs.iter().any(|e| e.file == "workflows/relief_goods.json"
+            && e.pointer == "/transitions/0/effects/0/number/gapless"
+            && e.reason
+                .contains("sequence `fire_relief` is not gapless at workflows/relief.json")),
+        "{errs:?}"
+    );
+    // Said the same in both, the pack loads.
+    let mut relief: serde_json::Value =
+        serde_json::from_slice(&f.0["workflows/relief.json"]).expect("json");
+    for t in relief["transitions"].as_array_mut().expect("transitions") {
+        let effects = t.get_mut("effects").and_then(|e| e.as_array_mut());
+        for e in effects.into_iter().flatten() {
+            if e["number"]["sequence"] == "fire_relief" {
+                e["number"]["gapless"] = serde_json::json!(true);
+            }
+        }
+    }
+    f.0.insert(
+        "workflows/relief.json".into(),
+        serde_json::to_vec(&relief).expect("json"),
+    );
+    Pack::load(&f).expect("the same word in every effect");
+}

@@ -2,7 +2,9 @@
 //!
 //! Policies (`p, role, tenant, form, action`) and role grants (`g, user, role, tenant`) live
 //! in the `casbin_rule` table and are loaded into one in-memory enforcer at start and again
-//! for a tenant whenever its pack or grants change, so changes take effect without restart.
+//! for a tenant whenever its revision moves (see `coherence`): on this server at once, on
+//! every other server before its next request of that tenant, so changes take effect
+//! everywhere without restart.
 //! Data scope is not Casbin's business: it is a SQL predicate (see `store::records::Viewer`).
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi, RbacApi};

@@ -6,6 +6,7 @@ pub mod authz;
 pub mod bench;
 pub mod catalog;
 pub mod cli;
+pub mod coherence;
 pub mod crypto;
 pub mod demo;
 pub mod export;

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::authz::Authz;
 use crate::catalog::Catalog;
+use crate::coherence::Revisions;
 use crate::crypto::{KeySource, Keyring, MasterKey};
 use crate::seed::{self, DemoReport};
 use crate::storage::{LocalStorage, Storage};
@@ -60,6 +61,8 @@ pub struct Inner {
     pub keys: Keyring,
     /// The data directory (export files live under `exports/`).
     pub data_dir: PathBuf,
+    /// The tenant revisions the caches above hold (`crate::coherence`).
+    pub revisions: Revisions,
 }
 
 /// Connects, migrates, seeds the demo if asked and the database is empty, loads policies
@@ -80,6 +83,8 @@ pub async fn state(config: &Config) -> anyhow::Result<(AppState, Option<DemoRepo
     } else {
         None
     };
+    // Revisions first: what is loaded after them is at least as new.
+    let revisions = Revisions::read(&db).await?;
     let authz = Authz::load(&db).await?;
     let key_source = config
         .master_key
@@ -96,6 +101,7 @@ pub async fn state(config: &Config) -> anyhow::Result<(AppState, Option<DemoRepo
         storage,
         keys,
         data_dir: config.data_dir.clone(),
+        revisions,
     });
     if let (Some(report), true) = (&demo, config.demo_records) {
         for t in &report.tenants {
@@ -116,6 +122,7 @@ pub struct App {
     timer_interval: std::time::Duration,
     outbox_interval: std::time::Duration,
     retry_base: std::time::Duration,
+    revision_interval: std::time::Duration,
     state: AppState,
     /// Demo tenants and logins created on this start, if any.
     pub demo: Option<DemoReport>,
@@ -134,6 +141,7 @@ impl App {
             timer_interval: config.timer_interval,
             outbox_interval: std::time::Duration::from_secs(5),
             retry_base: std::time::Duration::from_secs(30),
+            revision_interval: std::time::Duration::from_secs(1),
             state,
             demo,
         })
@@ -173,11 +181,21 @@ impl App {
             self.outbox_interval,
             self.retry_base,
         ));
+        let sealer = tokio::spawn(crate::store::audit::run_sealer(
+            self.state.db.clone(),
+            std::time::Duration::from_millis(250),
+        ));
+        let coherence = tokio::spawn(crate::coherence::run(
+            self.state.clone(),
+            self.revision_interval,
+        ));
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         timers.abort();
         sender.abort();
+        coherence.abort();
+        sealer.abort();
         self.state.db.close().await;
         Ok(served?)
     }

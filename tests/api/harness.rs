@@ -4,6 +4,7 @@
 //! PostgreSQL server, a fresh database on it that is dropped when the test ends. The same
 //! tests therefore run on both databases.
 
+use formwork::crypto::KeySource;
 use formwork::startup::{App, AppState, Config};
 use formwork::store::{packs, tenants, users, Db};
 use reqwest::{Method, StatusCode};
@@ -77,26 +78,52 @@ async fn database(dir: &std::path::Path) -> (String, Option<PgDatabase>) {
     }
 }
 
+/// A database of its own with no server on it, dropped with this guard.
+pub struct BareDatabase {
+    _dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+/// A migrated, empty database with no server running on it (so no sealer, timer job or
+/// listener acts on it meanwhile): for checking what the store does by itself.
+pub async fn bare_database() -> (Db, BareDatabase) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, pg) = database(dir.path()).await;
+    let db = Db::connect(&url, 4).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    (db, BareDatabase { _dir: dir, _pg: pg })
+}
+
 impl TestApp {
     /// Starts a server with the demo tenants (redcross, volunteer) seeded.
     pub async fn spawn() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg) = database(dir.path()).await;
-        Self::start(database_url, dir, pg).await
+        Self::start(database_url, dir, pg, None).await
     }
 
-    /// A second server on this one's database (its own pool, caches and timer job), as a
-    /// second process behind a load balancer would be. Its data directory is its own.
+    /// A second server on this one's database (its own pool, caches, timer job, webhook
+    /// sender and change listener), as a second process behind a load balancer would be. Its
+    /// data directory is its own; its master key is this one's, as an operator gives every
+    /// server of one database the same key.
     pub async fn sibling(&self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        Self::start(self.database_url.clone(), dir, None).await
+        let key = KeySource::File(self.dir.path().join("master.key"));
+        Self::start(self.database_url.clone(), dir, None, Some(key)).await
     }
 
     async fn start(
         database_url: String,
         dir: tempfile::TempDir,
         pg: Option<PgDatabase>,
+        master_key: Option<KeySource>,
     ) -> TestApp {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let config = Config {
             database_url: database_url.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -109,7 +136,7 @@ impl TestApp {
             max_connections: 8,
             timer_interval: std::time::Duration::from_millis(200),
             data_dir: dir.path().to_path_buf(),
-            master_key: None,
+            master_key,
         };
         let app = App::build(config)
             .await
@@ -225,9 +252,7 @@ impl TestApp {
             }
         }
         tx.commit().await.expect("commit");
-        self.state
-            .authz
-            .reload(db, Some(tenant))
+        formwork::coherence::refresh(&self.state, tenant)
             .await
             .expect("reload policies");
     }

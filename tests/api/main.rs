@@ -3,6 +3,8 @@
 
 mod admin;
 mod attachments;
+mod audit;
+mod coherence;
 mod concurrency;
 mod demo_data;
 mod designer;

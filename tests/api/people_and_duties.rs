@@ -305,7 +305,7 @@ async fn a_record_reads_in_one_line_and_groups_follow_the_flow() {
 
 async fn unmask_fields(app: &TestApp, record: &str) -> Vec<Value> {
     sqlx::query(
-        "select detail from audit_log where action = 'record.unmask' and object = $1 order by seq",
+        "select detail from audit_log where action = 'record.unmask' and object = $1 order by id",
     )
     .bind(record)
     .fetch_all(app.db().pool())

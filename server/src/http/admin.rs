@@ -170,7 +170,7 @@ pub async fn create_user(
     )
     .await?;
     tx.commit().await?;
-    app.authz.reload(&app.db, Some(tenant)).await?;
+    crate::coherence::refresh(&app, tenant).await?;
     let user = users::one(&app.db, tenant, &id).await?;
     let mut v = json!({"user": user});
     if generated {
@@ -293,7 +293,7 @@ pub async fn set_roles(
     )
     .await?;
     tx.commit().await?;
-    app.authz.reload(&app.db, Some(tenant)).await?;
+    crate::coherence::refresh(&app, tenant).await?;
     Ok(Json(json!({"user": user_of(&app, &actor, &id).await?})))
 }
 

@@ -493,8 +493,7 @@ pub async fn publish(
     )
     .await?;
     tx.commit().await?;
-    app.catalog.invalidate(tenant);
-    app.authz.reload(&app.db, Some(tenant)).await?;
+    crate::coherence::refresh(&app, tenant).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({

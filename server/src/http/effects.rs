@@ -33,7 +33,7 @@ pub struct Outward {
     targets: HashMap<String, (i64, Arc<CompiledForm>)>,
     documents: BTreeMap<String, Document>,
     roles: Arc<BTreeMap<String, RoleInfo>>,
-    webhooks: Vec<Webhook>,
+    webhooks: Arc<Vec<Webhook>>,
     /// Holders of each role as first read in a transaction, kept for the next change in it
     /// (an import writes thousands of records with one `Outward`).
     holders: std::sync::Mutex<HashMap<String, Arc<Vec<notify::Holder>>>>,
@@ -95,7 +95,7 @@ impl Outward {
             targets: HashMap::new(),
             documents: BTreeMap::new(),
             roles: app.catalog.roles(&app.db, tenant).await?,
-            webhooks: notify::webhooks(&app.db, tenant).await?,
+            webhooks: app.catalog.webhooks(&app.db, tenant).await?,
             holders: std::sync::Mutex::new(HashMap::new()),
         };
         let mut need_keys = false;
@@ -126,17 +126,19 @@ impl Outward {
         Ok(out)
     }
 
-    /// Unlocked holders of `role`, read in `tx` the first time and kept.
+    /// Unlocked holders of `role`, as the server's catalog has them the first time asked
+    /// and the same for every later change with this `Outward`.
     async fn holders(
         &self,
         tx: &mut Tx,
+        app: &AppState,
         tenant: &str,
         role: &str,
     ) -> sqlx::Result<Arc<Vec<notify::Holder>>> {
         if let Some(h) = self.kept_holders(role) {
             return Ok(h);
         }
-        let found = Arc::new(notify::holders(tx, tenant, role).await?);
+        let found = app.catalog.holders(tx, tenant, role).await?;
         if let Ok(mut kept) = self.holders.lock() {
             kept.insert(role.to_string(), found.clone());
         }
@@ -426,7 +428,7 @@ async fn message(
             if n.to == "owner" {
                 users.push(h.record.owner_id.clone());
             } else {
-                for u in out.holders(tx, h.tenant, &n.to).await?.iter() {
+                for u in out.holders(tx, app, h.tenant, &n.to).await?.iter() {
                     if sees(app, out, h, &n.to, &u.user_id, &u.org_path).await {
                         users.push(u.user_id.clone());
                     }
@@ -500,7 +502,7 @@ async fn tasks(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> 
     let mut people: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     let roles: BTreeSet<&String> = candidates.iter().flat_map(|t| &t.roles).collect();
     for role in roles {
-        for u in out.holders(tx, h.tenant, role).await?.iter() {
+        for u in out.holders(tx, app, h.tenant, role).await?.iter() {
             if u.user_id == h.actor_id {
                 continue;
             }

@@ -163,6 +163,7 @@ impl Actor {
         let Some(user) = users::by_username(&app.db, tenant, username).await? else {
             return Ok(None);
         };
+        crate::coherence::keep_current(app, tenant, user.revision).await?;
         let roles = app.authz.roles(&user.user_id, tenant).await;
         Ok(Some(Actor {
             user,
@@ -220,6 +221,8 @@ impl FromRequestParts<AppState> for Actor {
         let user = users::session_user(&app.db, tenant, &hash)
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        // Grants changed on any server since this one loaded them are applied first.
+        crate::coherence::keep_current(app, tenant, user.revision).await?;
         let roles = app.authz.roles(&user.user_id, tenant).await;
         Ok(Actor {
             user,

@@ -166,8 +166,7 @@ pub async fn import_pack(
     )
     .await?;
     tx.commit().await?;
-    app.catalog.invalidate(tenant);
-    app.authz.reload(&app.db, Some(tenant)).await?;
+    crate::coherence::refresh(&app, tenant).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"checked": summary, "installed": report})),

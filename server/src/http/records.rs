@@ -533,6 +533,7 @@ pub(crate) async fn write_create(
             .collect();
         let year = year_of(at, actor.zone());
         take_numbers(
+            &app.db,
             tx,
             tenant,
             year,
@@ -805,6 +806,7 @@ pub(crate) async fn write(
         .await?;
     }
     take_numbers(
+        &app.db,
         tx,
         tenant,
         year_of(at, actor.zone()),
@@ -959,6 +961,7 @@ fn year_of(at: &str, zone: chrono_tz::Tz) -> i32 {
 /// Gives every numbering effect whose field is still empty the next number of its sequence,
 /// in the clear data and the stored data alike (numbers are never sensitive).
 async fn take_numbers(
+    db: &crate::store::Db,
     tx: &mut Tx,
     tenant: &str,
     year: i32,
@@ -975,7 +978,7 @@ async fn take_numbers(
         } else {
             String::new()
         };
-        let value = records::next_number(tx, tenant, &n.sequence, &period).await?;
+        let value = records::next_number(db, tx, tenant, &n.sequence, &period, n.gapless).await?;
         let text = Value::String(n.render(value, year));
         for d in [&mut *data, &mut *stored] {
             if let Some(obj) = d.as_object_mut() {

@@ -1,9 +1,15 @@
 //! The audit log: append-only, one hash chain per tenant.
 //!
-//! Each entry's hash is SM3 over the previous hash and the entry's content, so deleting or
-//! editing an entry breaks every later link; [`verify`] walks the chain. Entries are queued
-//! in their transaction and written when it commits, under a lock on the tenant's head row,
-//! which orders them.
+//! Each entry's hash is SM3 over the previous hash, its position and its content, so
+//! deleting, editing or moving an entry breaks every later link, and the tenant's head
+//! (`audit_heads`) names the last link, so taking the newest entries away is noticed too;
+//! [`verify`] walks the chain.
+//!
+//! Entries are queued in their change's transaction and inserted when it commits, without a
+//! place in the chain and without any lock a concurrent writer needs. [`seal`], run by every
+//! server a few times a second, chains the committed entries in the order they were written
+//! (`id`) and moves the head; it holds the head for its pass, so two servers never seal an
+//! entry twice. An entry unsealed past [`SEAL_BOUND`] is reported by [`verify`].
 
 use form_runtime::sql::Dialect;
 use serde_json::Value;
@@ -72,93 +78,180 @@ pub struct Pending {
     detail: String,
 }
 
-/// Writes the entries queued in a transaction, tenant by tenant (in name order, so two
-/// transactions lock heads in the same order), each tenant's in the order they were queued:
-/// the head is read (and on PostgreSQL locked) and moved once, and the entries go in
-/// multi-row inserts. Called by [`Tx::commit`] just before it commits.
+/// Writes the entries queued in a transaction in multi-row inserts, in the order they were
+/// queued, without a place in the chain: nothing here locks anything a concurrent writer
+/// needs. [`seal`] chains them once they are committed. Called by [`Tx::commit`] just before
+/// it commits.
 pub(super) async fn flush(
     conn: &mut sqlx::AnyConnection,
-    dialect: Dialect,
     pending: Vec<Pending>,
 ) -> sqlx::Result<()> {
-    let mut tenants: Vec<&str> = pending.iter().map(|p| p.tenant.as_str()).collect();
-    tenants.sort_unstable();
-    tenants.dedup();
-    let lock = if dialect == Dialect::Postgres {
+    let at = now();
+    // 100 rows of 6 parameters stay far below either database's parameter limit.
+    for chunk in pending.chunks(100) {
+        let mut sql = String::from(
+            "insert into audit_log (tenant_id, actor_id, action, object, detail, created_at) values ",
+        );
+        for i in 0..chunk.len() {
+            let n = i * 6;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(e.tenant.as_str())
+                .bind(e.actor.as_deref())
+                .bind(e.action.as_str())
+                .bind(e.object.as_str())
+                .bind(e.detail.as_str())
+                .bind(at.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// How many entries one pass of [`seal`] chains per tenant at most.
+const SEAL_BATCH: i64 = 2000;
+
+/// Chains every committed, unsealed entry: per tenant, in `id` order, after the tenant's
+/// head, and moves the head. Returns how many entries it sealed.
+///
+/// Any number of servers may run it at once: the head row is locked (PostgreSQL) or the
+/// database's one writer held (SQLite) for the pass, and the unsealed entries are read only
+/// after that, so an entry is sealed by exactly one pass. An entry written by a transaction
+/// still open is not visible yet and is sealed by a later pass, after the entries of
+/// transactions that committed before it.
+pub async fn seal(db: &Db) -> sqlx::Result<i64> {
+    let tenants: Vec<String> =
+        sqlx::query("select distinct tenant_id from audit_log where seq is null")
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get("tenant_id"))
+            .collect::<Result<_, _>>()?;
+    let mut sealed = 0;
+    for tenant in tenants {
+        loop {
+            let n = seal_tenant(db, &tenant).await?;
+            sealed += n;
+            if n < SEAL_BATCH {
+                break;
+            }
+        }
+    }
+    Ok(sealed)
+}
+
+async fn seal_tenant(db: &Db, tenant: &str) -> sqlx::Result<i64> {
+    let mut tx = db.begin().await?;
+    let lock = if tx.dialect() == Dialect::Postgres {
         " for update"
     } else {
         ""
     };
-    let at = now();
-    for tenant in tenants {
-        let head = sqlx::query(&format!(
-            "select seq, hash from audit_heads where tenant_id = $1{lock}"
-        ))
-        .bind(tenant)
-        .fetch_one(&mut *conn)
-        .await?;
-        let mut seq: i64 = head.try_get("seq")?;
-        let mut hash: String = head.try_get("hash")?;
-        let entries: Vec<&Pending> = pending.iter().filter(|p| p.tenant == tenant).collect();
-        // 100 rows of 9 parameters stay far below either database's parameter limit.
-        for chunk in entries.chunks(100) {
-            let mut sql = String::from(
-                "insert into audit_log (tenant_id, seq, actor_id, action, object, detail, created_at, prev_hash, hash) values ",
-            );
-            let mut rows = Vec::with_capacity(chunk.len());
-            for (i, e) in chunk.iter().enumerate() {
-                let n = i * 9;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 7,
-                    n + 8,
-                    n + 9
-                ));
-                seq += 1;
-                let prev = std::mem::take(&mut hash);
-                hash = link_hash(
-                    &prev,
-                    seq,
-                    e.actor.as_deref(),
-                    &e.action,
-                    &e.object,
-                    &e.detail,
-                    &at,
-                );
-                rows.push((seq, *e, prev, hash.clone()));
-            }
-            let mut q = sqlx::query(&sql);
-            for (seq, e, prev, h) in rows {
-                q = q
-                    .bind(tenant)
-                    .bind(seq)
-                    .bind(e.actor.as_deref())
-                    .bind(e.action.as_str())
-                    .bind(e.object.as_str())
-                    .bind(e.detail.as_str())
-                    .bind(at.clone())
-                    .bind(prev)
-                    .bind(h);
-            }
-            q.execute(&mut *conn).await?;
-        }
-        sqlx::query("update audit_heads set seq = $2, hash = $3 where tenant_id = $1")
-            .bind(tenant)
-            .bind(seq)
-            .bind(&hash)
-            .execute(&mut *conn)
-            .await?;
+    let Some(head) = sqlx::query(&format!(
+        "select seq, hash from audit_heads where tenant_id = $1{lock}"
+    ))
+    .bind(tenant)
+    .fetch_optional(tx.conn())
+    .await?
+    else {
+        return Ok(0);
+    };
+    let mut seq: i64 = head.try_get("seq")?;
+    let mut hash: String = head.try_get("hash")?;
+    let rows = sqlx::query(
+        "select id, actor_id, action, object, detail, created_at from audit_log \
+         where tenant_id = $1 and seq is null order by id limit $2",
+    )
+    .bind(tenant)
+    .bind(SEAL_BATCH)
+    .fetch_all(tx.conn())
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    let mut links = Vec::with_capacity(rows.len());
+    for r in &rows {
+        seq += 1;
+        let prev = std::mem::take(&mut hash);
+        hash = link_hash(
+            &prev,
+            seq,
+            r.try_get::<Option<String>, _>("actor_id")?.as_deref(),
+            &r.try_get::<String, _>("action")?,
+            &r.try_get::<String, _>("object")?,
+            &r.try_get::<String, _>("detail")?,
+            &r.try_get::<String, _>("created_at")?,
+        );
+        links.push((r.try_get::<i64, _>("id")?, seq, prev, hash.clone()));
+    }
+    // 100 rows of 4 parameters per statement, matched by id; `seq is null` keeps a sealed
+    // entry from ever being sealed again.
+    for chunk in links.chunks(100) {
+        let mut sql = String::from("with v (id, seq, prev_hash, hash) as (values ");
+        for i in 0..chunk.len() {
+            let n = i * 4 + 1;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(cast(${} as bigint), cast(${} as bigint), ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4
+            ));
+        }
+        sql.push_str(
+            ") update audit_log set seq = v.seq, prev_hash = v.prev_hash, hash = v.hash from v \
+             where audit_log.tenant_id = $1 and audit_log.id = v.id and audit_log.seq is null",
+        );
+        let mut q = sqlx::query(&sql).bind(tenant);
+        for (id, seq, prev, h) in chunk {
+            q = q.bind(*id).bind(*seq).bind(prev.as_str()).bind(h.as_str());
+        }
+        let done = q.execute(tx.conn()).await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            // Someone sealed under us: impossible while the head is held; keep the chain
+            // as it was rather than write a fork.
+            return Err(sqlx::Error::Protocol(format!(
+                "audit entries of {tenant} changed while being sealed"
+            )));
+        }
+    }
+    sqlx::query("update audit_heads set seq = $2, hash = $3 where tenant_id = $1")
+        .bind(tenant)
+        .bind(seq)
+        .bind(&hash)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(links.len() as i64)
+}
+
+/// Seals entries every `interval` until aborted (every server runs it; see [`seal`]).
+pub async fn run_sealer(db: Db, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = seal(&db).await {
+            tracing::warn!(error = %e, "sealing audit entries failed");
+        }
+    }
 }
 
 fn link_hash(
@@ -190,8 +283,8 @@ fn link_hash(
 /// One entry of the log, as read back.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Entry {
-    /// Position in the tenant's chain, from 1.
-    pub seq: i64,
+    /// Position in the tenant's chain, from 1; None until the sealer has chained it.
+    pub seq: Option<i64>,
     /// Who did it (user id), if a user did.
     pub actor_id: Option<String>,
     /// What was done (`record.create`, `auth.login`, …).
@@ -204,10 +297,10 @@ pub struct Entry {
     pub created_at: String,
 }
 
-/// The tenant's entries, newest first.
+/// The tenant's entries, newest first, sealed or not.
 pub async fn recent(db: &Db, tenant: &str, limit: i64) -> sqlx::Result<Vec<Entry>> {
     let rows = sqlx::query(
-        "select seq, actor_id, action, object, detail, created_at from audit_log where tenant_id = $1 order by seq desc limit $2",
+        "select seq, actor_id, action, object, detail, created_at from audit_log where tenant_id = $1 order by id desc limit $2",
     )
     .bind(tenant)
     .bind(limit)
@@ -228,19 +321,57 @@ pub async fn recent(db: &Db, tenant: &str, limit: i64) -> sqlx::Result<Vec<Entry
         .collect()
 }
 
-/// Walks a tenant's chain; returns the number of entries, or the first seq whose link fails.
-pub async fn verify(db: &Db, tenant: &str) -> sqlx::Result<Result<i64, i64>> {
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Sealed entries that verified, from the first.
+    pub sealed: i64,
+    /// The first position whose entry is missing, edited, moved or added after the head,
+    /// or whose entries past the head were taken away; None when the chain holds.
+    pub broken_at: Option<i64>,
+    /// Entries not sealed yet.
+    pub unsealed: i64,
+    /// Of those, entries written longer ago than the sealing bound: the sealer is not
+    /// running, or failing.
+    pub overdue: i64,
+}
+
+impl Verdict {
+    /// Whether the chain holds and nothing waits past the bound.
+    pub fn holds(&self) -> bool {
+        self.broken_at.is_none() && self.overdue == 0
+    }
+}
+
+/// How long an entry may stay unsealed: the sealer of every server runs four times a
+/// second, so an entry past this bound means no sealer runs.
+pub const SEAL_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Walks a tenant's sealed chain in order, checks every link and that the last entry is the
+/// tenant's head (so taking the newest entries away is noticed too), and counts the entries
+/// still waiting for the sealer.
+pub async fn verify(db: &Db, tenant: &str) -> sqlx::Result<Verdict> {
+    let head = sqlx::query("select seq, hash from audit_heads where tenant_id = $1")
+        .bind(tenant)
+        .fetch_optional(db.pool())
+        .await?;
+    let (head_seq, head_hash): (i64, String) = match &head {
+        Some(h) => (h.try_get("seq")?, h.try_get("hash")?),
+        None => (0, GENESIS.to_string()),
+    };
     let rows = sqlx::query(
-        "select seq, actor_id, action, object, detail, created_at, prev_hash, hash from audit_log where tenant_id = $1 order by seq",
+        "select seq, actor_id, action, object, detail, created_at, prev_hash, hash from audit_log where tenant_id = $1 and seq is not null order by seq",
     )
     .bind(tenant)
     .fetch_all(db.pool())
     .await?;
     let mut prev = GENESIS.to_string();
+    let mut broken_at = None;
+    let mut sealed = 0;
     for (expect_seq, r) in (1..).zip(rows.iter()) {
         let seq: i64 = r.try_get("seq")?;
         let actor: Option<String> = r.try_get("actor_id")?;
-        let hash: String = r.try_get("hash")?;
+        let hash: Option<String> = r.try_get("hash")?;
         let computed = link_hash(
             &prev,
             seq,
@@ -250,10 +381,33 @@ pub async fn verify(db: &Db, tenant: &str) -> sqlx::Result<Result<i64, i64>> {
             &r.try_get::<String, _>("detail")?,
             &r.try_get::<String, _>("created_at")?,
         );
-        if seq != expect_seq || r.try_get::<String, _>("prev_hash")? != prev || computed != hash {
-            return Ok(Err(seq));
+        if seq != expect_seq
+            || r.try_get::<Option<String>, _>("prev_hash")?.as_deref() != Some(prev.as_str())
+            || hash.as_deref() != Some(computed.as_str())
+        {
+            broken_at = Some(expect_seq);
+            break;
         }
-        prev = hash;
+        sealed = seq;
+        prev = computed;
     }
-    Ok(Ok(rows.len() as i64))
+    if broken_at.is_none() && (sealed != head_seq || prev != head_hash) {
+        broken_at = Some(sealed + 1);
+    }
+    let bound = chrono::Utc::now()
+        - chrono::Duration::from_std(SEAL_BOUND).unwrap_or(chrono::Duration::seconds(5));
+    let waiting = sqlx::query(
+        "select count(*) as n, coalesce(sum(case when created_at < $2 then 1 else 0 end), 0) as overdue \
+         from audit_log where tenant_id = $1 and seq is null",
+    )
+    .bind(tenant)
+    .bind(super::stamp(bound))
+    .fetch_one(db.pool())
+    .await?;
+    Ok(Verdict {
+        sealed,
+        broken_at,
+        unsealed: waiting.try_get("n")?,
+        overdue: waiting.try_get("overdue")?,
+    })
 }

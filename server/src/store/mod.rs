@@ -40,6 +40,12 @@ pub struct Db {
     /// SQLite has one writer at a time; taking this lock before a write transaction makes
     /// writers queue in the process instead of failing with SQLITE_BUSY. None on PostgreSQL.
     writer: Option<Arc<Mutex<()>>>,
+    /// The URL connected to, for the connection that listens for other servers' changes.
+    url: Arc<str>,
+    /// PostgreSQL: a small pool of its own for numbering counters that allow gaps (see
+    /// [`records::next_number`]). Its statements commit alone and never wait for anything
+    /// a change holds, so a change holding a connection of the main pool may use it.
+    counters: Option<AnyPool>,
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
@@ -49,7 +55,12 @@ pub struct Tx {
     dialect: Dialect,
     /// Audit entries queued by [`audit::append`], written by [`Tx::commit`].
     audit: Vec<audit::Pending>,
+    /// Tenants whose cached definitions this transaction changes (see [`Tx::cached_changed`]).
+    changed: Vec<String>,
 }
+
+/// The channel on which PostgreSQL announces a tenant's new revision to every server.
+pub const CHANGES_CHANNEL: &str = "formwork_changes";
 
 impl Tx {
     /// The connection to run statements on.
@@ -62,11 +73,36 @@ impl Tx {
         self.dialect
     }
 
-    /// Writes the queued audit entries, then commits the transaction.
+    /// Marks that this transaction changes what servers cache of `tenant` (grants, policies,
+    /// forms, lists, roles, role holders, webhooks): its commit raises the tenant's revision
+    /// and, on PostgreSQL, announces it on [`CHANGES_CHANNEL`], so every server reloads.
+    pub fn cached_changed(&mut self, tenant: &str) {
+        if !self.changed.iter().any(|t| t == tenant) {
+            self.changed.push(tenant.to_string());
+        }
+    }
+
+    /// Writes the queued audit entries, raises the revision of the tenants whose cached
+    /// definitions changed, then commits the transaction. The announcement of a new revision
+    /// is delivered by PostgreSQL at commit, and only if the commit succeeds.
     pub async fn commit(mut self) -> sqlx::Result<()> {
         let pending = std::mem::take(&mut self.audit);
         if !pending.is_empty() {
-            audit::flush(&mut self.inner, self.dialect, pending).await?;
+            audit::flush(&mut self.inner, pending).await?;
+        }
+        for tenant in std::mem::take(&mut self.changed) {
+            sqlx::query("update tenants set revision = revision + 1 where tenant_id = $1")
+                .bind(&tenant)
+                .execute(&mut *self.inner)
+                .await?;
+            if self.dialect == Dialect::Postgres {
+                // `pg_notify` returns void, a type the Any driver cannot read: count it instead.
+                sqlx::query("select count(*) from (select pg_notify($1, $2)) as sent")
+                    .bind(CHANGES_CHANNEL)
+                    .bind(&tenant)
+                    .execute(&mut *self.inner)
+                    .await?;
+            }
         }
         self.inner.commit().await
     }
@@ -102,10 +138,36 @@ impl Db {
             .await
             .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
         let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let counters = match dialect {
+            Dialect::Sqlite => None,
+            // A counter's commit need not wait for the disk: a number is only used by a
+            // change whose own commit waits, and PostgreSQL writes its log in order, so the
+            // counter is on disk before any record that carries its number.
+            Dialect::Postgres => Some(
+                AnyPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // A counter behind a gapless change's lock (a sequence that
+                            // changed kind between pack versions) fails rather than waits.
+                            conn.execute("set synchronous_commit = off; set lock_timeout = '10s'")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy(url)
+                    .with_context(|| {
+                        format!("cannot connect to the database at {}", redact(url))
+                    })?,
+            ),
+        };
         Ok(Db {
             pool,
             dialect,
             writer,
+            url: url.into(),
+            counters,
         })
     }
 
@@ -126,6 +188,11 @@ impl Db {
     /// The dialect of the database.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The URL this pool connects to.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The pool, for reads.
@@ -152,6 +219,7 @@ impl Db {
             _writer: guard,
             dialect: self.dialect,
             audit: Vec::new(),
+            changed: Vec::new(),
         })
     }
 
@@ -163,9 +231,17 @@ impl Db {
             .map(|_| ())
     }
 
-    /// Closes the pool.
+    /// The pool of numbering counters that allow gaps (PostgreSQL only).
+    pub fn counters(&self) -> Option<&AnyPool> {
+        self.counters.as_ref()
+    }
+
+    /// Closes the pools.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(c) = &self.counters {
+            c.close().await;
+        }
     }
 }
 

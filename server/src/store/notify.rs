@@ -178,7 +178,7 @@ pub struct Holder {
     pub org_path: String,
 }
 
-/// Unlocked users holding `role`.
+/// Unlocked users holding `role` (servers cache them: `crate::catalog::Catalog::holders`).
 pub async fn holders(tx: &mut Tx, tenant: &str, role: &str) -> sqlx::Result<Vec<Holder>> {
     let rows = sqlx::query(
         "select u.user_id, o.path from casbin_rule c \
@@ -455,6 +455,7 @@ pub struct Webhook {
 
 /// Adds a webhook.
 pub async fn add_webhook(tx: &mut Tx, tenant: &str, w: &Webhook) -> anyhow::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query(
         "insert into webhooks (tenant_id, webhook_id, url, secret, events, forms, active, created_at) values ($1, $2, $3, $4, $5, $6, 1, $7)",
     )
@@ -472,6 +473,7 @@ pub async fn add_webhook(tx: &mut Tx, tenant: &str, w: &Webhook) -> anyhow::Resu
 
 /// Removes a webhook (its queued deliveries die with the next attempt); false when unknown.
 pub async fn remove_webhook(tx: &mut Tx, tenant: &str, id: &str) -> sqlx::Result<bool> {
+    tx.cached_changed(tenant);
     let r = sqlx::query("delete from webhooks where tenant_id = $1 and webhook_id = $2")
         .bind(tenant)
         .bind(id)

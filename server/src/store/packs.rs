@@ -45,6 +45,7 @@ pub async fn install(
     pack: &Pack,
     actor: Option<&str>,
 ) -> anyhow::Result<InstallReport> {
+    tx.cached_changed(tenant);
     let mut report = InstallReport::default();
     let at = now();
     let pack_id = &pack.manifest.id;

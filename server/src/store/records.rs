@@ -762,22 +762,30 @@ pub async fn last_transition(
         .transpose()?)
 }
 
-/// The next value of a tenant's numbering sequence for `period` ('' or a year), taken in the
-/// caller's transaction: a rolled-back transition gives its number back.
-pub async fn next_number(tx: &mut Tx, tenant: &str, name: &str, period: &str) -> sqlx::Result<i64> {
-    sqlx::query("insert into sequences (tenant_id, name, period, value) values ($1, $2, $3, 0) on conflict do nothing")
-        .bind(tenant)
-        .bind(name)
-        .bind(period)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("update sequences set value = value + 1 where tenant_id = $1 and name = $2 and period = $3 returning value")
-        .bind(tenant)
-        .bind(name)
-        .bind(period)
-        .fetch_one(tx.conn())
-        .await?
-        .try_get("value")
+/// The next value of a tenant's numbering sequence for `period` ('' or a year).
+///
+/// `gapless`: taken in the caller's transaction, so a change that fails gives its number
+/// back, and the counter's row stays locked until that change commits (every numbered change
+/// of the sequence waits for the previous one). Otherwise, on PostgreSQL, the counter moves
+/// in a statement of its own ([`Db::counters`]) that holds the row for microseconds: a
+/// change that then fails leaves a gap. On SQLite both are the same, since its one writer
+/// orders every change anyway.
+pub async fn next_number(
+    db: &Db,
+    tx: &mut Tx,
+    tenant: &str,
+    name: &str,
+    period: &str,
+    gapless: bool,
+) -> sqlx::Result<i64> {
+    const TAKE: &str = "insert into sequences (tenant_id, name, period, value) values ($1, $2, $3, 1) \
+         on conflict (tenant_id, name, period) do update set value = sequences.value + 1 returning value";
+    let q = sqlx::query(TAKE).bind(tenant).bind(name).bind(period);
+    let row = match db.counters() {
+        Some(counters) if !gapless => q.fetch_one(counters).await?,
+        _ => q.fetch_one(tx.conn()).await?,
+    };
+    row.try_get("value")
 }
 
 /// Whether `user` has fired any of `actions` on the record (separation of duties).

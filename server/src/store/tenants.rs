@@ -19,6 +19,7 @@ pub async fn create(
     root_code: &str,
     root_name: &str,
 ) -> sqlx::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query("insert into tenants (tenant_id, name, created_at) values ($1, $2, $3)")
         .bind(tenant)
         .bind(name)
@@ -50,6 +51,26 @@ pub async fn create(
         &json!({"name": name}),
     )
     .await
+}
+
+/// Every tenant's revision (raised by each change to what servers cache of it).
+pub async fn revisions(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("select tenant_id, revision from tenants")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("revision")?)))
+        .collect()
+}
+
+/// A tenant's revision; None when there is no such tenant.
+pub async fn revision(db: &Db, tenant: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query("select revision from tenants where tenant_id = $1")
+        .bind(tenant)
+        .fetch_optional(db.pool())
+        .await?
+        .map(|r| r.try_get("revision"))
+        .transpose()
 }
 
 /// Whether a tenant exists.
@@ -91,6 +112,7 @@ pub async fn add_unit(
     name: &str,
     parent: Option<&str>,
 ) -> sqlx::Result<String> {
+    tx.cached_changed(tenant);
     let parent_path = match parent {
         None => "/".to_string(),
         Some(p) => sqlx::query("select path from org_units where tenant_id = $1 and unit_id = $2")
@@ -116,6 +138,7 @@ pub async fn add_unit(
 /// Renames an org unit; false when the tenant has no such unit. Its code and path, and so
 /// every record's and user's place in the tree, stay as they are.
 pub async fn rename_unit(tx: &mut Tx, tenant: &str, code: &str, name: &str) -> sqlx::Result<bool> {
+    tx.cached_changed(tenant);
     let done = sqlx::query("update org_units set name = $3 where tenant_id = $1 and unit_id = $2")
         .bind(tenant)
         .bind(code)
@@ -134,6 +157,7 @@ pub async fn upsert_role(
     scope: Scope,
     source: &str,
 ) -> sqlx::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query(
         "insert into roles (tenant_id, role_key, label, scope, source) values ($1, $2, $3, $4, $5) \
          on conflict (tenant_id, role_key) do update set label = excluded.label, scope = excluded.scope, source = excluded.source",
@@ -234,6 +258,7 @@ pub async fn time_zone(tx: &mut Tx, tenant: &str) -> sqlx::Result<chrono_tz::Tz>
 /// Sets the zone a tenant's people read times in. The caller has checked `zone` is an IANA
 /// zone name ([`form_runtime::clock::zone`]) and audits the change.
 pub async fn set_time_zone(tx: &mut Tx, tenant: &str, zone: chrono_tz::Tz) -> sqlx::Result<bool> {
+    tx.cached_changed(tenant);
     let done = sqlx::query("update tenants set time_zone = $1 where tenant_id = $2")
         .bind(zone.name())
         .bind(tenant)

@@ -34,6 +34,9 @@ pub struct SessionUser {
     /// The tenant's time zone: what the user reads times in, and what `now()` and `today()`
     /// of their changes mean.
     pub zone: chrono_tz::Tz,
+    /// The tenant's revision when the user was read: what this server caches of the tenant
+    /// must be at least this new before it answers (see `crate::coherence`).
+    pub revision: i64,
 }
 
 /// A tenant's stored zone name as a zone; an unknown name (never written by Formwork, which
@@ -70,6 +73,7 @@ pub async fn create(
 
 /// Grants a role to a user (a Casbin grouping line in the tenant's domain).
 pub async fn grant_role(tx: &mut Tx, tenant: &str, user_id: &str, role: &str) -> sqlx::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query(
         "insert into casbin_rule (tenant_id, ptype, v0, v1, v2, v3, source) values ($1, 'g', $2, $3, $1, '', 'admin') \
          on conflict do nothing",
@@ -113,6 +117,7 @@ pub async fn count_failed_login(tx: &mut Tx, tenant: &str, user_id: &str) -> sql
 
 /// Locks a user out.
 pub async fn lock(tx: &mut Tx, tenant: &str, user_id: &str) -> sqlx::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query("update users set locked = 1 where tenant_id = $1 and user_id = $2")
         .bind(tenant)
         .bind(user_id)
@@ -160,7 +165,7 @@ pub async fn session_user(
 ) -> sqlx::Result<Option<SessionUser>> {
     let row = sqlx::query(
         "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path, \
-         t.time_zone \
+         t.time_zone, t.revision \
          from sessions s \
          join users u on u.tenant_id = s.tenant_id and u.user_id = s.user_id \
          join org_units o on o.tenant_id = u.tenant_id and o.unit_id = u.unit_id \
@@ -182,6 +187,7 @@ pub async fn session_user(
             unit_name: r.try_get("unit_name")?,
             org_path: r.try_get("path")?,
             zone: zone_of(&r.try_get::<String, _>("time_zone")?),
+            revision: r.try_get("revision")?,
         })
     })
     .transpose()
@@ -196,7 +202,7 @@ pub async fn by_username(
 ) -> sqlx::Result<Option<SessionUser>> {
     let row = sqlx::query(
         "select u.user_id, u.username, u.display_name, u.unit_id, o.name as unit_name, o.path, \
-         t.time_zone \
+         t.time_zone, t.revision \
          from users u join org_units o on o.tenant_id = u.tenant_id and o.unit_id = u.unit_id \
          join tenants t on t.tenant_id = u.tenant_id \
          where u.tenant_id = $1 and u.username = $2 and u.locked = 0",
@@ -215,6 +221,7 @@ pub async fn by_username(
             unit_name: r.try_get("unit_name")?,
             org_path: r.try_get("path")?,
             zone: zone_of(&r.try_get::<String, _>("time_zone")?),
+            revision: r.try_get("revision")?,
         })
     })
     .transpose()
@@ -373,6 +380,7 @@ pub async fn set_roles(
     user_id: &str,
     roles: &[String],
 ) -> sqlx::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query(
         "delete from casbin_rule where tenant_id = $1 and ptype = 'g' and v0 = $2 and v2 = $1",
     )
@@ -389,6 +397,7 @@ pub async fn set_roles(
 /// Moves a user to another org unit (a code the caller checked). Records they file from now
 /// on belong to the new unit; records filed before stay with the unit that filed them.
 pub async fn set_unit(tx: &mut Tx, tenant: &str, user_id: &str, unit: &str) -> sqlx::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query("update users set unit_id = $3 where tenant_id = $1 and user_id = $2")
         .bind(tenant)
         .bind(user_id)
@@ -405,6 +414,7 @@ pub async fn set_locked(
     user_id: &str,
     locked: bool,
 ) -> sqlx::Result<()> {
+    tx.cached_changed(tenant);
     sqlx::query(
         "update users set locked = $3, failed_logins = 0 where tenant_id = $1 and user_id = $2",
     )
