@@ -70,8 +70,12 @@ struct Timing {
 /// Figures of one database.
 struct Figures {
     name: &'static str,
-    /// Applications submitted, in how long, and failed attempts; None when skipped.
-    submissions: Option<(usize, Duration, usize)>,
+    /// Create, then submit: two requests per application; None when skipped.
+    submissions: Option<Submissions>,
+    /// Create with `"action": "submit"`: one request per application.
+    one_request: Option<Submissions>,
+    /// The same writes replayed straight through sqlx.
+    raw: Option<Raw>,
     /// Records bulk-loaded and how long it took, when any were.
     load: Option<(usize, Duration)>,
     lists: Vec<Timing>,
@@ -80,6 +84,33 @@ struct Figures {
     /// Rows, columns, seconds, file bytes, resident memory before and peak during.
     export: Option<ExportFigures>,
     import: Option<ImportFigures>,
+}
+
+/// A submission run: applications submitted, in how long, failed attempts, and the latency
+/// of one application (both requests in the two-request form).
+struct Submissions {
+    ok: usize,
+    elapsed: Duration,
+    errors: usize,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Submissions {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The raw replay: what one submission writes, and how many such sets the database commits
+/// per second from the same number of tasks.
+struct Raw {
+    /// (table, rows written per submission).
+    writes: Vec<(String, usize)>,
+    ok: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
 }
 
 /// What importing a workbook took.
@@ -265,12 +296,39 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     );
     let indent = "";
     for f in &all {
-        match f.submissions {
-            Some((ok, elapsed, errors)) => {
-                let rate = ok as f64 / elapsed.as_secs_f64();
-                println!("{:<10} {:>14.1} {:>8}", f.name, rate, errors);
-            }
+        match &f.submissions {
+            Some(sub) => println!("{:<10} {:>14.1} {:>8}", f.name, sub.rate(), sub.errors),
             None => println!("{:<10} {:>14} {:>8}", f.name, "skipped", "-"),
+        }
+        if let Some(sub) = &f.submissions {
+            println!(
+                "{indent:<36} two requests (create, then submit): {:.1}/s, p50 {:.1} ms, p99 {:.1} ms per application",
+                sub.rate(),
+                ms(sub.p50),
+                ms(sub.p99)
+            );
+        }
+        if let Some(one) = &f.one_request {
+            println!(
+                "{indent:<36} one request (create with \"action\": \"submit\"): {:.1}/s, p50 {:.1} ms, p99 {:.1} ms, {} errors",
+                one.rate(),
+                ms(one.p50),
+                ms(one.p99),
+                one.errors
+            );
+            if let Some(raw) = &f.raw {
+                let writes: Vec<String> =
+                    raw.writes.iter().map(|(t, n)| format!("{t} {n}")).collect();
+                let rate = raw.ok as f64 / raw.elapsed.as_secs_f64().max(1e-9);
+                println!(
+                    "{indent:<36} raw limit (the same writes through sqlx, {} tasks, one transaction each: {}): {rate:.1}/s, p50 {:.1} ms, p99 {:.1} ms; formwork reaches {:.0}% of it",
+                    a.clients,
+                    writes.join(", "),
+                    ms(raw.p50),
+                    ms(raw.p99),
+                    100.0 * one.rate() / rate.max(1e-9)
+                );
+            }
         }
         if let Some((n, took)) = f.load {
             println!(
@@ -378,10 +436,13 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
         .build()?;
 
     let staff = login(&client, &base, "pudong_staff").await?;
-    let submissions = if a.skip_submissions {
-        None
+    let (submissions, one_request, sample) = if a.skip_submissions {
+        (None, None, None)
     } else {
-        Some(submissions(name, &client, &base, &staff, a).await?)
+        let two = submissions(name, &client, &base, &staff, a, false).await?;
+        let one = submissions(name, &client, &base, &staff, a, true).await?;
+        let sample = Sample::of_last_submission(&state.db).await?;
+        (Some(two), Some(one), Some(sample))
     };
 
     // Fill the table to the target size directly, then time pages through HTTP.
@@ -498,9 +559,26 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
 
     let _ = stop.send(());
     server.await??;
+    // With the server stopped (its sealer too), the database does only the replay's work.
+    let raw = match &sample {
+        Some(sample) => {
+            eprintln!(
+                "[{name}] replaying one submission's writes from {} tasks for {} s",
+                a.clients, a.seconds
+            );
+            // A pool of its own: the server closed its pools as it stopped.
+            let db = Db::connect(url, a.clients as u32).await?;
+            let raw = replay(&db, sample, a.clients, a.seconds).await;
+            db.close().await;
+            Some(raw?)
+        }
+        None => None,
+    };
     Ok(Figures {
         name,
         submissions,
+        one_request,
+        raw,
         load,
         lists,
         inbox,
@@ -510,45 +588,293 @@ async fn one(name: &'static str, url: &str, a: &BenchArgs) -> anyhow::Result<Fig
     })
 }
 
-/// Submissions: `a.clients` clients each create a draft and submit it, two requests per
-/// application, for `a.seconds`. Returns the applications submitted, the time taken and the
-/// failed attempts.
+/// Submissions: `a.clients` clients each submit applications for `a.seconds`, either with
+/// two requests (create a draft, then submit it) or with one (create with
+/// `"action": "submit"`).
 async fn submissions(
     name: &str,
     client: &reqwest::Client,
     base: &str,
     token: &str,
     a: &BenchArgs,
-) -> anyhow::Result<(usize, Duration, usize)> {
+    one_request: bool,
+) -> anyhow::Result<Submissions> {
     eprintln!(
-        "[{name}] {} clients submitting for {} s",
-        a.clients, a.seconds
+        "[{name}] {} clients submitting for {} s, {}",
+        a.clients,
+        a.seconds,
+        if one_request {
+            "one request each"
+        } else {
+            "two requests each"
+        }
     );
+    // Each run has its own applicants: a project allows one open application per person.
+    let offset = if one_request { 50_000 } else { 0 };
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..a.clients {
         let (client, base, token) = (client.clone(), base.to_string(), token.to_string());
         tasks.push(tokio::spawn(async move {
-            let (mut ok, mut err) = (0usize, 0usize);
+            let (mut times, mut err) = (Vec::new(), 0usize);
             let mut i = 0;
             while Instant::now() < deadline {
                 i += 1;
-                match submit(&client, &base, &token, &application(c * 100_000 + i)).await {
-                    Ok(()) => ok += 1,
+                let data = application(c * 100_000 + offset + i);
+                let t = Instant::now();
+                match submit(&client, &base, &token, &data, one_request).await {
+                    Ok(()) => times.push(t.elapsed()),
                     Err(_) => err += 1,
                 }
             }
-            (ok, err)
+            (times, err)
         }));
     }
-    let (mut submitted, mut errors) = (0, 0);
+    let (mut times, mut errors) = (Vec::new(), 0);
     for t in tasks {
         let (ok, err) = t.await?;
-        submitted += ok;
+        times.extend(ok);
         errors += err;
     }
-    Ok((submitted, started.elapsed(), errors))
+    let elapsed = started.elapsed();
+    let (p50, p99) = percentiles(&mut times);
+    Ok(Submissions {
+        ok: times.len(),
+        elapsed,
+        errors,
+        p50,
+        p99,
+    })
+}
+
+/// The median and the 99th percentile (zero when nothing was timed).
+fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
+    if times.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    times.sort();
+    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    (p(0.50), p(0.99))
+}
+
+/// The tables a submission writes, and the column that names its record.
+const WRITTEN: &[(&str, &str)] = &[
+    ("records", "record_id"),
+    ("record_events", "record_id"),
+    ("audit_log", "object"),
+    ("notifications", "record_id"),
+    ("outbox", "record_id"),
+    ("timers", "record_id"),
+];
+
+/// Columns the replay leaves to the database or to the sealer, as the submission did.
+fn left_out(table: &str, column: &str) -> bool {
+    table == "audit_log" && matches!(column, "id" | "seq" | "prev_hash" | "hash")
+}
+
+/// One table's rows of a submission: (table, insert statement, column names, rows as text).
+type Written = (String, String, Vec<String>, Vec<Vec<Option<String>>>);
+
+/// The rows one submission wrote, read back as text, with the insert that writes them again.
+#[derive(Clone)]
+struct Sample {
+    record_id: String,
+    tables: Vec<Written>,
+    /// The numbering counter the submission moved: (name, period).
+    sequence: (String, String),
+}
+
+impl Sample {
+    /// The writes of the newest submitted fire-relief application.
+    async fn of_last_submission(db: &Db) -> anyhow::Result<Sample> {
+        let pg = db.dialect() == Dialect::Postgres;
+        let record_id: String = sqlx::Row::try_get(
+            &sqlx::query(
+                "select record_id from records where tenant_id = 'redcross' and form_key = 'fire_relief' \
+                 and state = 'submitted' order by created_at desc limit 1",
+            )
+            .fetch_one(db.pool())
+            .await
+            .context("no submitted application to replay")?,
+            0,
+        )?;
+        let mut tables = Vec::new();
+        for (table, key) in WRITTEN {
+            let columns: Vec<(String, String)> = if pg {
+                sqlx::query(
+                    "select column_name::text, udt_name::text from information_schema.columns \
+                     where table_schema = current_schema() and table_name = $1 order by ordinal_position",
+                )
+                .bind(*table)
+                .fetch_all(db.pool())
+                .await?
+            } else {
+                sqlx::query("select name, type from pragma_table_info($1) order by cid")
+                    .bind(*table)
+                    .fetch_all(db.pool())
+                    .await?
+            }
+            .iter()
+            .map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?)))
+            .collect::<sqlx::Result<_>>()?;
+            let columns: Vec<(String, String)> = columns
+                .into_iter()
+                .filter(|(c, _)| !left_out(table, c))
+                .collect();
+            let select = format!(
+                "select {} from {table} where tenant_id = 'redcross' and {key} = $1",
+                columns
+                    .iter()
+                    .map(|(c, _)| format!("cast({c} as text)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let rows: Vec<Vec<Option<String>>> = sqlx::query(&select)
+                .bind(&record_id)
+                .fetch_all(db.pool())
+                .await?
+                .iter()
+                .map(|r| {
+                    (0..columns.len())
+                        .map(|i| sqlx::Row::try_get(r, i))
+                        .collect::<sqlx::Result<_>>()
+                })
+                .collect::<sqlx::Result<_>>()?;
+            if rows.is_empty() {
+                continue;
+            }
+            let values: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, ty))| {
+                    if pg {
+                        format!("cast(${} as {ty})", i + 1)
+                    } else {
+                        format!("${}", i + 1)
+                    }
+                })
+                .collect();
+            let insert = format!(
+                "insert into {table} ({}) values ({})",
+                columns
+                    .iter()
+                    .map(|(c, _)| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                values.join(", ")
+            );
+            let names = columns.into_iter().map(|(c, _)| c).collect();
+            tables.push((table.to_string(), insert, names, rows));
+        }
+        let period: String = sqlx::Row::try_get(
+            &sqlx::query(
+                "select period from sequences where tenant_id = 'redcross' and name = 'fire_relief' \
+                 order by period desc limit 1",
+            )
+            .fetch_one(db.pool())
+            .await?,
+            0,
+        )?;
+        Ok(Sample {
+            record_id,
+            tables,
+            sequence: ("fire_relief".into(), period),
+        })
+    }
+
+    /// (table, rows) per submission, the counter included.
+    fn writes(&self) -> Vec<(String, usize)> {
+        let mut w: Vec<(String, usize)> = self
+            .tables
+            .iter()
+            .map(|(t, _, _, rows)| (t.clone(), rows.len()))
+            .collect();
+        w.push(("sequences".into(), 1));
+        w
+    }
+}
+
+/// Writes `sample`'s rows again, for a new record each time, from `tasks` tasks for
+/// `seconds`: one transaction per submission, the numbering counter taken as Formwork takes
+/// a gap-allowing number (PostgreSQL: its own statement; SQLite: in the transaction). On
+/// SQLite the tasks take turns in the process: the database has one writer, and its busy
+/// wait sleeps where a queue would not.
+async fn replay(db: &Db, sample: &Sample, tasks: usize, seconds: u64) -> anyhow::Result<Raw> {
+    let sample = std::sync::Arc::new(sample.clone());
+    let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (db, sample, writer) = (db.clone(), sample.clone(), writer.clone());
+        handles.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let _turn = match db.dialect() {
+                    Dialect::Sqlite => Some(writer.lock().await),
+                    Dialect::Postgres => None,
+                };
+                replay_one(&db, &sample).await?;
+                times.push(t.elapsed());
+            }
+            anyhow::Ok(times)
+        }));
+    }
+    let mut times = Vec::new();
+    for h in handles {
+        times.extend(h.await??);
+    }
+    let elapsed = started.elapsed();
+    let (p50, p99) = percentiles(&mut times);
+    Ok(Raw {
+        writes: sample.writes(),
+        ok: times.len(),
+        elapsed,
+        p50,
+        p99,
+    })
+}
+
+async fn replay_one(db: &Db, sample: &Sample) -> anyhow::Result<()> {
+    const TAKE: &str = "insert into sequences (tenant_id, name, period, value) values ($1, $2, $3, 1) \
+         on conflict (tenant_id, name, period) do update set value = sequences.value + 1 returning value";
+    let take = || {
+        sqlx::query(TAKE)
+            .bind("redcross")
+            .bind(&sample.sequence.0)
+            .bind(&sample.sequence.1)
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = match db.dialect() {
+        Dialect::Sqlite => db.pool().begin_with("begin immediate").await?,
+        Dialect::Postgres => {
+            take().fetch_one(db.counters().unwrap_or(db.pool())).await?;
+            db.pool().begin().await?
+        }
+    };
+    if db.dialect() == Dialect::Sqlite {
+        take().fetch_one(&mut *tx).await?;
+    }
+    for (_, insert, columns, rows) in &sample.tables {
+        for row in rows {
+            let mut q = sqlx::query(insert);
+            for (c, v) in columns.iter().zip(row) {
+                let v = match v {
+                    Some(v) if *v == sample.record_id => Some(id.clone()),
+                    Some(_) if c == "notification_id" || c == "message_id" => {
+                        Some(uuid::Uuid::new_v4().to_string())
+                    }
+                    other => other.clone(),
+                };
+                q = q.bind(v);
+            }
+            q.execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// GETs `path` `warmup` times untimed (caches), then `requests` times timed, one request at a
@@ -618,11 +944,17 @@ async fn submit(
     base: &str,
     token: &str,
     data: &Value,
+    one_request: bool,
 ) -> anyhow::Result<()> {
+    let body = if one_request {
+        json!({"data": data, "action": "submit"})
+    } else {
+        json!({"data": data})
+    };
     let res = client
         .post(format!("{base}/api/v1/forms/fire_relief/records"))
         .bearer_auth(token)
-        .json(&json!({"data": data}))
+        .json(&body)
         .send()
         .await?;
     anyhow::ensure!(
@@ -631,6 +963,10 @@ async fn submit(
         res.status()
     );
     let rec: Value = res.json().await?;
+    if one_request {
+        anyhow::ensure!(rec["state"] == "submitted", "created as {}", rec["state"]);
+        return Ok(());
+    }
     let id = rec["id"].as_str().context("no id")?;
     let res = client
         .post(format!("{base}/api/v1/records/{id}/transitions/submit"))
