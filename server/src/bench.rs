@@ -11,7 +11,7 @@ use anyhow::Context;
 use form_runtime::sql::{Dialect, Sql, SqlValue};
 use serde_json::{json, Value};
 
-use crate::http::sensitive::seal;
+use crate::change::sensitive::seal;
 use crate::startup::{App, AppState, Config};
 use crate::store::{bind_all, stamp, Db};
 
@@ -152,14 +152,14 @@ fn proc_kb(key: &str) -> Option<u64> {
 /// peak is the process's high-water mark reset just before (Linux `clear_refs`); None where
 /// it cannot be reset.
 async fn export_all(state: &AppState) -> anyhow::Result<ExportFigures> {
-    let actor = crate::http::extract::Actor::of_username(state, "redcross", "city_reviewer")
+    let actor = crate::change::Actor::of_username(state, "redcross", "city_reviewer")
         .await?
         .context("no city_reviewer")?;
     let pairs = vec![
         ("columns".to_string(), EXPORT_COLUMNS.to_string()),
         ("format".to_string(), "xlsx".to_string()),
     ];
-    let (plan, _) = crate::http::exports::plan(state, &actor, "fire_relief_all", pairs)
+    let (plan, _) = crate::change::exports::plan(state, &actor, "fire_relief_all", pairs)
         .await
         .map_err(|e| anyhow::anyhow!("export refused: {:?}", e.body()))?;
     let columns = plan.template.leaves.len();
@@ -186,9 +186,9 @@ async fn export_all(state: &AppState) -> anyhow::Result<ExportFigures> {
 /// Imports a generated workbook of `rows` applications as the 浦东新区 staff user, in
 /// process, through the same function as `POST /forms/fire_relief/imports`.
 async fn import_rows(state: &AppState, rows: u32) -> anyhow::Result<ImportFigures> {
-    use crate::http::imports::{import_workbook, target, ImportQuery, Progress};
+    use crate::change::imports::{import_workbook, target, ImportQuery, Progress};
     use std::sync::atomic::Ordering;
-    let actor = crate::http::extract::Actor::of_username(state, "redcross", "pudong_staff")
+    let actor = crate::change::Actor::of_username(state, "redcross", "pudong_staff")
         .await?
         .context("no pudong_staff")?;
     let book = fire_relief_workbook(rows, 2_000_000, &[])?;
@@ -221,7 +221,7 @@ async fn import_rows(state: &AppState, rows: u32) -> anyhow::Result<ImportFigure
     let peak_kb = if reset { proc_kb("VmHWM:") } else { None };
     let report = outcome.report();
     anyhow::ensure!(
-        outcome.status.is_success(),
+        outcome.verdict != crate::change::imports::Verdict::Refused,
         "the import was refused: {}",
         report["errors"]
     );

@@ -7,9 +7,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use form_runtime::pack::Pack;
 
+use crate::change::Actor;
+use crate::change::Error as ApiError;
 use crate::crypto::KeySource;
-use crate::http::error::ApiError;
-use crate::http::extract::Actor;
 use crate::startup::{App, AppState, Config};
 use crate::store::{audit, packs, tenants, users, Db};
 
@@ -681,7 +681,7 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     pairs.push(("format".into(), if csv { "csv" } else { "xlsx" }.into()));
-    let (plan, described) = crate::http::exports::plan(&app, &actor, &a.list, pairs)
+    let (plan, described) = crate::change::exports::plan(&app, &actor, &a.list, pairs)
         .await
         .map_err(refusal)?;
     let total =
@@ -733,7 +733,7 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
 const PRINTED_ERRORS: usize = 20;
 
 async fn import(a: ImportArgs) -> anyhow::Result<std::process::ExitCode> {
-    use crate::http::imports::{self, ImportQuery, Mode, Progress};
+    use crate::change::imports::{self, ImportQuery, Mode, Progress};
     use std::sync::atomic::Ordering;
     let (app, actor) = a.who.connect().await?;
     let target = imports::target(&app, &actor, &a.form, a.template.as_deref())
@@ -822,11 +822,13 @@ async fn import(a: ImportArgs) -> anyhow::Result<std::process::ExitCode> {
             println!("rejected rows with reasons written to {}", path.display());
         }
     }
-    Ok(if outcome.status.is_success() {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    })
+    Ok(
+        if outcome.verdict != crate::change::imports::Verdict::Refused {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::FAILURE
+        },
+    )
 }
 
 async fn demo_data(a: DemoDataArgs) -> anyhow::Result<()> {

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::startup::Inner;
+use crate::state::Inner;
 use form_runtime::sql::Dialect;
 
 use crate::store::{tenants, CHANGES_CHANNEL};
@@ -103,7 +103,7 @@ pub async fn check_all(app: &Inner) -> anyhow::Result<()> {
 
 /// Keeps this server in step with the others until aborted: listens for announcements on
 /// PostgreSQL and checks every revision each `interval`.
-pub async fn run(app: crate::startup::AppState, interval: Duration) {
+pub async fn run(app: crate::state::AppState, interval: Duration) {
     let listener =
         (app.db.dialect() == Dialect::Postgres).then(|| tokio::spawn(listen(app.clone())));
     let mut tick = tokio::time::interval(interval);
@@ -122,7 +122,7 @@ pub async fn run(app: crate::startup::AppState, interval: Duration) {
 /// Listens on [`CHANGES_CHANNEL`] and reloads each announced tenant; reconnects after a
 /// lost connection, checking every tenant once it is back (announcements sent meanwhile
 /// were lost with it).
-async fn listen(app: crate::startup::AppState) {
+async fn listen(app: crate::state::AppState) {
     loop {
         match sqlx::postgres::PgListener::connect(app.db.url()).await {
             Ok(mut l) => {

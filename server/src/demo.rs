@@ -17,10 +17,10 @@ use form_runtime::pack::Pack;
 use form_runtime::workflow::Facts;
 use serde_json::{Map, Value};
 
-use crate::http::error::ApiError;
-use crate::http::extract::Actor;
-use crate::http::records::{self, NewRecord, TransitionRequest};
-use crate::startup::AppState;
+use crate::change::records::{self, NewRecord, TransitionRequest};
+use crate::change::Actor;
+use crate::change::Error as ApiError;
+use crate::state::AppState;
 use crate::store::{notify, packs, stamp, tenants, users};
 
 /// Records generated per form.

@@ -3,7 +3,7 @@
 //!
 //! Rows flow from the database cursor through a bounded channel to the writer, which runs on
 //! a blocking thread and keeps one row in memory: memory does not grow with the row count.
-//! Small exports are answered directly; larger ones run as jobs (see [`crate::http::exports`]).
+//! Small exports are answered directly; larger ones run as jobs (see [`crate::change::exports`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -18,8 +18,8 @@ use form_runtime::list::{CompiledList, ListQuery};
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet};
 use serde_json::Value;
 
-use crate::http::sensitive;
-use crate::startup::AppState;
+use crate::change::sensitive;
+use crate::state::AppState;
 use crate::store::records::{self, RecordRow, Viewer};
 
 /// Excel's row limit per sheet; an export that overflows continues on a new sheet.
@@ -78,7 +78,7 @@ pub struct ExportPlan {
     /// The reader's scope.
     pub viewer: Viewer,
     /// Which sensitive values are exported in clear (what the reader may unmask).
-    pub clear: crate::http::sensitive::Clear,
+    pub clear: crate::change::sensitive::Clear,
     /// xlsx or csv.
     pub format: FileFormat,
     /// The reader's zone: date-time cells hold its wall-clock time (Excel has no zones).

@@ -5,6 +5,7 @@
 pub mod authz;
 pub mod bench;
 pub mod catalog;
+pub mod change;
 pub mod cli;
 pub mod coherence;
 pub mod crypto;
@@ -16,6 +17,7 @@ pub mod password;
 pub mod seed;
 pub mod spreadsheet;
 pub mod startup;
+pub mod state;
 pub mod storage;
 pub mod store;
 pub mod timers;

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::crypto::{webhook_aad, webhook_signature};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{notify, stamp};
 
 /// Attempts before a message is given up.

@@ -15,7 +15,8 @@ use crate::catalog::Catalog;
 use crate::coherence::Revisions;
 use crate::crypto::{KeySource, Keyring, MasterKey};
 use crate::seed::{self, DemoReport};
-use crate::storage::{LocalStorage, Storage};
+pub use crate::state::{AppState, Inner};
+use crate::storage::LocalStorage;
 use crate::store::{tenants, Db};
 
 /// What the server needs to start.
@@ -43,26 +44,6 @@ pub struct Config {
     /// Where the master key of sensitive fields comes from; None: `DATA_DIR/master.key`,
     /// generated on first start.
     pub master_key: Option<KeySource>,
-}
-
-/// Shared state of every request.
-pub struct Inner {
-    /// The database.
-    pub db: Db,
-    /// Casbin enforcer.
-    pub authz: Authz,
-    /// Compiled forms and lists.
-    pub catalog: Catalog,
-    /// Session lifetime in hours.
-    pub session_hours: i64,
-    /// Where attachment files are kept.
-    pub storage: Arc<dyn Storage>,
-    /// Keys of sensitive fields.
-    pub keys: Keyring,
-    /// The data directory (export files live under `exports/`).
-    pub data_dir: PathBuf,
-    /// The tenant revisions the caches above hold (`crate::coherence`).
-    pub revisions: Revisions,
 }
 
 /// Connects, migrates, seeds the demo if asked and the database is empty, loads policies
@@ -112,9 +93,6 @@ pub async fn state(config: &Config) -> anyhow::Result<(AppState, Option<DemoRepo
     }
     Ok((state, demo))
 }
-
-/// Cheap-to-clone handle on the shared state.
-pub type AppState = Arc<Inner>;
 
 /// A built server, bound to its port but not yet serving.
 pub struct App {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use form_runtime::workflow::Workflow;
 use serde_json::json;
 
-use crate::http::effects;
-use crate::startup::AppState;
+use crate::change::effects;
+use crate::state::AppState;
 use crate::store::records::{self, NewEvent, RecordWrite};
 use crate::store::{audit, now, Tx};
 use form_runtime::sensitive::redact;
@@ -64,7 +64,7 @@ pub async fn run(app: AppState, every: Duration) {
         if let Err(e) = fire_due(&app).await {
             tracing::warn!(error = ?e, "timer round failed; retrying next round");
         }
-        if let Err(e) = crate::http::exports::sweep(&app).await {
+        if let Err(e) = crate::change::exports::sweep(&app).await {
             tracing::warn!(error = ?e, "export clean-up failed; retrying next round");
         }
     }
@@ -135,7 +135,7 @@ pub async fn fire_due(app: &AppState) -> anyhow::Result<usize> {
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let moved = records::RecordRow {
-            data: redact(&crate::http::sensitive::paths(&form), &row.data),
+            data: redact(&crate::change::sensitive::paths(&form), &row.data),
             state: to.clone(),
             version: row.version + 1,
             updated_at: at.clone(),

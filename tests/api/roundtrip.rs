@@ -65,7 +65,7 @@ async fn seed(app: &TestApp, tenant: &str) {
         let data = form
             .accept(record(n), form_runtime::form::Completeness::Draft)
             .unwrap_or_else(|e| panic!("record {n}: {e:?}"));
-        let sealed = formwork::http::sensitive::seal(state, tenant, &form, &id, data)
+        let sealed = formwork::change::sensitive::seal(state, tenant, &form, &id, data)
             .await
             .unwrap();
         let at = formwork::store::now();
@@ -118,7 +118,7 @@ async fn records_of(app: &TestApp, tenant: &str) -> BTreeMap<String, Value> {
     for r in rows {
         let id: String = r.try_get("record_id").unwrap();
         let data: Value = serde_json::from_str(&r.try_get::<String, _>("data").unwrap()).unwrap();
-        let clear = formwork::http::sensitive::open(state, tenant, &form, &id, data)
+        let clear = formwork::change::sensitive::open(state, tenant, &form, &id, data)
             .await
             .unwrap();
         let key = clear["id_number"].as_str().unwrap().to_string();

@@ -7,7 +7,6 @@
 //! an id that does not exist. What a field accepts (size, count, content type) is the
 //! runtime's [`form_runtime::attachment`]; the bytes are kept by [`crate::storage`].
 
-use std::collections::BTreeMap;
 use std::future::poll_fn;
 use std::pin::Pin;
 
@@ -16,19 +15,19 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use form_runtime::attachment::{attachment_fields, ids_in, AttachmentRule, Refusal};
+use form_runtime::attachment::{AttachmentRule, Refusal};
 use form_runtime::form::CompiledForm;
-use form_runtime::FieldError;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
-use crate::startup::AppState;
+use crate::change::attachments::rules_of;
+use crate::state::AppState;
 use crate::storage::AttachmentId;
 use crate::store::attachments::{self, AttachmentRow};
-use crate::store::{audit, now, Tx};
+use crate::store::{audit, now};
 
 /// Longest file name kept, in characters.
 const MAX_NAME_CHARS: usize = 200;
@@ -167,90 +166,6 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks the attachment ids in record data that is about to be stored: each must be an
-/// attachment of this tenant uploaded for this form and field, and either still unattached
-/// and uploaded by the actor, or already part of `record_id`; each field within its count.
-pub async fn check_fields(
-    app: &AppState,
-    actor: &Actor,
-    form: &CompiledForm,
-    data: &Value,
-    record_id: Option<&str>,
-) -> ApiResult<()> {
-    let rules = rules_of(form)?;
-    let mut errs = Vec::new();
-    for (field, rule) in &rules {
-        let refs = match rule.references(field, data.get(field)) {
-            Ok(refs) => refs,
-            Err(e) => {
-                errs.extend(e);
-                continue;
-            }
-        };
-        for r in refs {
-            let row = match AttachmentId::parse(&r.id) {
-                Some(id) => attachments::get(&app.db, actor.tenant(), &id.to_string()).await?,
-                None => None,
-            };
-            let usable = row.as_ref().is_some_and(|a| match &a.record_id {
-                None => a.uploaded_by == actor.user.user_id,
-                Some(rid) => Some(rid.as_str()) == record_id,
-            });
-            let label = form.label(field);
-            match row {
-                Some(a) if usable && (a.form_key != form.key || &a.field != field) => {
-                    errs.push(FieldError::new(
-                        &r.pointer,
-                        "attachment",
-                        format!("这个附件是为其他字段上传的，不能用作「{label}」"),
-                        format!("this attachment was uploaded for another field, not {label}"),
-                    ))
-                }
-                _ if usable => {}
-                _ => errs.push(FieldError::new(
-                    &r.pointer,
-                    "attachment",
-                    "找不到这个附件，请重新上传",
-                    "no such attachment; upload the file again",
-                )),
-            }
-        }
-    }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Invalid(errs))
-    }
-}
-
-/// Makes every attachment in the record's data belong to the record, in the record's write
-/// transaction; refused if a concurrent writer claimed or deleted one since it was checked.
-pub async fn link(
-    tx: &mut Tx,
-    tenant: &str,
-    form: &CompiledForm,
-    record_id: &str,
-    data: &Value,
-) -> ApiResult<()> {
-    for id in ids_in(&rules_of(form)?, data) {
-        if !attachments::link(tx, tenant, &id, record_id).await? {
-            return Err(ApiError::Conflict {
-                code: "attachment_taken",
-                message: "附件已被其他记录使用或已删除，请重新上传".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The attachment fields of a stored form; its pack was checked on install, so a problem
-/// here is a bug, not bad input.
-fn rules_of(form: &CompiledForm) -> ApiResult<BTreeMap<String, AttachmentRule>> {
-    attachment_fields(&form.schema, "").map_err(|e| {
-        anyhow::anyhow!("form {} has invalid attachment fields: {e:?}", form.key).into()
-    })
-}
-
 /// The latest version of a form and the rule of one of its attachment fields.
 async fn attachment_field(
     app: &AppState,
@@ -284,7 +199,7 @@ async fn readable(
     match &row.record_id {
         None if row.uploaded_by == actor.user.user_id => Ok((id, row)),
         None => Err(not_found()),
-        Some(rid) => match super::records::visible(app, actor, rid).await {
+        Some(rid) => match crate::change::records::visible(app, actor, rid).await {
             Ok(_) => Ok((id, row)),
             Err(ApiError::NotFound(_)) => Err(not_found()),
             Err(e) => Err(e),

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::extract::{token_hash, Actor, Body, SESSION_COOKIE};
 use crate::password;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{audit, users};
 
 /// Consecutive failed logins after which an account is locked.

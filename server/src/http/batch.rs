@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Actor, Body};
-use super::records::{prepare_transition, visible, write, TransitionRequest};
-use super::sensitive;
-use crate::startup::AppState;
+use crate::change::records::{prepare_transition, visible, write, TransitionRequest};
+use crate::change::sensitive;
+use crate::state::AppState;
 use crate::store::{now, packs, records};
 use form_runtime::batch_rule::{BatchRule, Selection};
 use sha2::{Digest, Sha256};
@@ -76,7 +76,7 @@ async fn run_all(
     let mut ready = Vec::new();
     let mut results = Vec::new();
     let mut refused = 0;
-    let outwards = super::effects::Outwards::default();
+    let outwards = crate::change::effects::Outwards::default();
     for (id, action) in items {
         // A report names each record as people know it (its x-summary), not by its id alone.
         let mut summary = Value::Null;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::packs::DASHBOARDS;
 use crate::store::statistics as stats;
 

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Actor, Body};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::tenants::ADMIN_ROLE;
 use crate::store::{audit, packs};
 

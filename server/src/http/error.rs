@@ -1,4 +1,4 @@
-//! The one error type of the HTTP layer, mapped to status codes in one place.
+//! The change layer's error mapped to HTTP answers, in one place.
 //!
 //! Bodies are `{"error": {"code", "message", "fields": [{"pointer", "rule", "message"}]}}`.
 //! Internal errors are logged with their cause chain and answered with an opaque 500: no SQL
@@ -7,47 +7,12 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use form_runtime::FieldError;
 use serde_json::json;
 
 use super::lang;
 
-/// Everything a request can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// No valid session or token.
-    #[error("请先登录")]
-    Unauthorized,
-    /// Authenticated, but the role does not allow it.
-    #[error("{0}")]
-    Forbidden(String),
-    /// No such thing, or not visible to this user (the two look the same on purpose).
-    #[error("{0}")]
-    NotFound(String),
-    /// The record changed since it was read, or the action does not fit its state.
-    #[error("{message}")]
-    Conflict {
-        /// Machine-readable code.
-        code: &'static str,
-        /// What happened.
-        message: String,
-    },
-    /// The request body or query cannot be read at all.
-    #[error("{0}")]
-    BadRequest(String),
-    /// Input breaks the rules; every failing field is named.
-    #[error("提交的数据有 {} 处错误", .0.len())]
-    Invalid(Vec<FieldError>),
-    /// An upload is larger than its field allows (413); the field is named.
-    #[error("{}", .0.message)]
-    TooLarge(FieldError),
-    /// An upload's content is not a type its field allows (415); the field is named.
-    #[error("{}", .0.message)]
-    UnsupportedType(FieldError),
-    /// A bug or an outage.
-    #[error("internal error")]
-    Internal(#[from] anyhow::Error),
-}
+/// Everything a request can fail with: the change layer's error, answered here.
+pub use crate::change::Error as ApiError;
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -72,11 +37,6 @@ impl ApiError {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         self.parts().0
-    }
-
-    /// A 404 for a record.
-    pub fn no_record() -> Self {
-        ApiError::NotFound("记录不存在".into())
     }
 }
 
@@ -119,29 +79,6 @@ impl IntoResponse for ApiError {
             );
         }
         res
-    }
-}
-
-impl From<form_runtime::Error> for ApiError {
-    fn from(e: form_runtime::Error) -> Self {
-        use form_runtime::Error as E;
-        match e {
-            E::Invalid(fields) => ApiError::Invalid(fields),
-            E::TransitionNotAvailable { state, action } => ApiError::Conflict {
-                code: "transition_not_available",
-                message: format!("当前状态（{state}）下不能执行「{action}」"),
-            },
-            E::TransitionForbidden { action, .. } => {
-                ApiError::Forbidden(format!("你的角色不能执行「{action}」"))
-            }
-            E::PackInvalid(errs) => ApiError::Internal(anyhow::anyhow!("pack invalid: {errs:?}")),
-        }
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::Internal(e.into())
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::packs;
 
 /// Form-level actions reported to clients.
@@ -22,22 +22,7 @@ async fn permissions(app: &AppState, actor: &Actor, form: &str) -> Vec<&'static 
     out
 }
 
-/// The catalogues stored with a form version (labels for codes).
-pub async fn catalogues(
-    app: &AppState,
-    tenant: &str,
-    form: &str,
-    version: i64,
-) -> ApiResult<std::collections::BTreeMap<String, form_runtime::rules::Catalogue>> {
-    let def = packs::form_version(&app.db, tenant, form, Some(version))
-        .await?
-        .map(|(_, d)| d)
-        .unwrap_or_default();
-    match def.get("catalogues") {
-        Some(c) => Ok(serde_json::from_value(c.clone()).map_err(anyhow::Error::from)?),
-        None => Ok(Default::default()),
-    }
-}
+pub use crate::change::data::catalogues;
 
 /// Handles `GET /api/v1/forms`.
 pub async fn list_forms(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {

@@ -1,21 +1,21 @@
 //! Lists (saved views with filters, sort and paging) and the inbox of waiting records.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use form_runtime::error::FieldError;
 use form_runtime::form::{CompiledForm, FieldKind};
-use form_runtime::list::{CompiledList, ListQuery, ORG_FILTER};
+use form_runtime::list::CompiledList;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
-use super::sensitive;
-use crate::startup::AppState;
+pub use crate::change::lists::list_query;
+use crate::change::sensitive;
+use crate::state::AppState;
+use crate::store::packs;
 use crate::store::records::{self, InboxPart, RecordRow};
-use crate::store::{packs, tenants};
 
 /// Handles `GET /api/v1/lists/{list}`.
 pub async fn get_list(
@@ -53,7 +53,14 @@ pub async fn get_list(
         .iter()
         .map(|c| json!({"field": c.field, "label": c.label.clone().unwrap_or_else(|| form.label(&c.field).to_string())}))
         .collect();
-    let readings = readings(&app, &actor, &list, &form.workflow, &rows).await?;
+    // What the reader may not see depends on the state alone: once per state of the page.
+    let mut hidden: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for r in &rows {
+        if !hidden.contains_key(r.state.as_str()) {
+            hidden.insert(&r.state, form.workflow.hidden(&r.state, &actor.roles));
+        }
+    }
+    let readings = readings(&app, &actor, &list, &hidden, &rows).await?;
     let refs = ref_labels(&app, &actor, &list, &form, &rows).await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut shown = Vec::with_capacity(rows.len());
@@ -64,8 +71,8 @@ pub async fn get_list(
             "id": r.id, "form": r.form_key, "state": r.state, "state_label": form.workflow.state_label(&r.state),
             "summary": summary, "version": r.version, "data": reading.data,
             "created_at": r.created_at, "updated_at": r.updated_at,
-            "created_at_text": super::records::people(&r.created_at, actor.zone()),
-            "updated_at_text": super::records::people(&r.updated_at, actor.zone()),
+            "created_at_text": crate::change::records::people(&r.created_at, actor.zone()),
+            "updated_at_text": crate::change::records::people(&r.updated_at, actor.zone()),
         });
         if let Some(g) = q.group.as_deref() {
             item["group"] = json!(CompiledList::group_key(g, &r.state, &r.data));
@@ -73,8 +80,8 @@ pub async fn get_list(
         if !refs.is_empty() {
             let mut shown_refs = row_refs(&refs, r);
             if let Some(m) = shown_refs.as_object_mut() {
-                for f in form.workflow.hidden(&r.state, &actor.roles) {
-                    m.remove(&f);
+                for f in hidden.get(r.state.as_str()).into_iter().flatten() {
+                    m.remove(f);
                 }
             }
             item["refs"] = shown_refs;
@@ -130,71 +137,6 @@ fn group_label(form: &CompiledForm, field: &str, value: Option<&str>) -> String 
     form.choice_label(field, v).unwrap_or(v).to_string()
 }
 
-/// Parses a list request and readies it for the store: `filter[org]` resolved to the unit's
-/// path (an unknown unit is 422), sensitive filter values swapped for blind indexes, fields
-/// the actor does not see refused as filters and sort keys and left out of the search.
-pub async fn list_query(
-    app: &AppState,
-    actor: &Actor,
-    list: &CompiledList,
-    pairs: &[(String, String)],
-) -> ApiResult<ListQuery> {
-    let tenant = actor.tenant();
-    let mut q = list.parse_query(pairs)?;
-    if let Some(form) = app
-        .catalog
-        .form(&app.db, tenant, &list.def.form, None)
-        .await?
-    {
-        let hidden = form.workflow.hidden_somewhere(&actor.roles);
-        let errs: Vec<FieldError> = q
-            .filters
-            .iter()
-            .map(|f| (format!("/query/filter[{}]", f.field), &f.field))
-            .chain(q.sort.iter().map(|s| ("/query/sort".to_string(), &s.field)))
-            .filter(|(_, f)| hidden.contains(*f))
-            .map(|(ptr, f)| {
-                FieldError::new(
-                    ptr,
-                    "query",
-                    format!("你无权按「{}」筛选或排序", form.label(f)),
-                    format!("you may not filter or sort by `{f}`"),
-                )
-            })
-            .collect();
-        if !errs.is_empty() {
-            return Err(ApiError::Invalid(errs));
-        }
-        // A group header would show the field's value: a reader who may not see the field
-        // gets the list ungrouped.
-        if q.group.as_ref().is_some_and(|g| hidden.contains(g)) {
-            q.group = None;
-        }
-        q.unsearchable = list
-            .def
-            .search
-            .iter()
-            .filter(|f| hidden.contains(*f))
-            .cloned()
-            .collect();
-    }
-    if let Some(unit) = q.org.take() {
-        let path = tenants::unit_path(&app.db, tenant, &unit)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Invalid(vec![FieldError::new(
-                    format!("/query/filter[{ORG_FILTER}]"),
-                    "query",
-                    format!("没有机构「{unit}」"),
-                    format!("there is no org unit `{unit}`"),
-                )])
-            })?;
-        q.org = Some(path);
-    }
-    sensitive::blind_filters(app, tenant, list, &mut q).await?;
-    Ok(q)
-}
-
 /// The list's columns of each row as `actor` may read them: sensitive values opened with the
 /// row's own form version, then masked unless the actor may unmask. Only shown values are
 /// opened.
@@ -202,7 +144,7 @@ async fn readings(
     app: &AppState,
     actor: &Actor,
     list: &CompiledList,
-    workflow: &form_runtime::workflow::Workflow,
+    hidden: &HashMap<&str, BTreeSet<String>>,
     rows: &[RecordRow],
 ) -> ApiResult<Vec<sensitive::Reading>> {
     let tenant = actor.tenant();
@@ -230,12 +172,12 @@ async fn readings(
         let (paths, clear) = versions
             .get(&r.form_version)
             .map_or((&[][..], &NOTHING_CLEAR), |(p, c)| (p.as_slice(), c));
-        let hidden = workflow.hidden(&r.state, &actor.roles);
+        let hidden = hidden.get(r.state.as_str());
         let values: serde_json::Map<String, Value> = list
             .def
             .columns
             .iter()
-            .filter(|c| !hidden.contains(&c.field))
+            .filter(|c| !hidden.is_some_and(|h| h.contains(&c.field)))
             .filter_map(|c| r.data.get(&c.field).map(|v| (c.field.clone(), v.clone())))
             .collect();
         let mut values = Value::Object(values);
@@ -316,7 +258,7 @@ pub async fn inbox(
             None => continue,
         };
         r.data = sensitive::open(&app, actor.tenant(), &form, &r.id, r.data).await?;
-        let (mut v, unmasked) = super::records::view(&app, &actor, &form, &r).await?;
+        let (mut v, unmasked) = crate::change::records::view(&app, &actor, &form, &r).await?;
         v["form_title"] = json!(forms
             .get(&r.form_key)
             .map_or(form.title.clone(), |f| f.title.clone()));

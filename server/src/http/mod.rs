@@ -9,10 +9,8 @@ pub mod attachments;
 pub mod auth;
 pub mod batch;
 pub mod dashboards;
-pub mod data;
 pub mod designer;
 pub mod documents;
-pub mod effects;
 pub mod error;
 pub mod exports;
 pub mod extract;
@@ -24,7 +22,6 @@ pub mod notifications;
 pub mod packs;
 pub mod pages;
 pub mod records;
-pub mod sensitive;
 pub mod statistics;
 pub mod versions;
 pub mod views;
@@ -35,7 +32,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The OpenAPI document, kept beside the other API notes.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");

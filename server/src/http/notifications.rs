@@ -9,11 +9,11 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::effects::{outbox_aad, EVENTS};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Actor, Body};
+use crate::change::effects::{outbox_aad, EVENTS};
 use crate::crypto::webhook_aad;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notify::{self, Webhook};
 use crate::store::tenants::ADMIN_ROLE;
 use crate::store::{audit, new_id, now, packs, stamp};

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::tenants::ADMIN_ROLE;
 use crate::store::{audit, packs};
 

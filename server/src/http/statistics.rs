@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
-use super::sensitive;
-use crate::startup::AppState;
+use crate::change::sensitive;
+use crate::state::AppState;
 use crate::store::statistics as store;
 
 /// Handles `GET /api/v1/statistics`: the statistics whose form the user may read.

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
-use super::sensitive;
-use crate::startup::AppState;
+use crate::change::sensitive;
+use crate::state::AppState;
 use crate::store::records::{self, NewEvent, RecordRow};
 use crate::store::{audit, now, packs};
 
@@ -92,9 +92,9 @@ pub async fn upgrade_record(
 ) -> ApiResult<Json<Value>> {
     let req: UpgradeRequest = super::extract::optional_body(&body)?;
     let tenant = actor.tenant().to_string();
-    let (row, old_form, _) = super::records::visible(&app, &actor, &id).await?;
+    let (row, old_form, _) = crate::change::records::visible(&app, &actor, &id).await?;
     if req.version.is_some_and(|v| v != row.version) {
-        return Err(super::records::stale());
+        return Err(crate::change::records::stale());
     }
     let is_draft = old_form
         .workflow
@@ -158,7 +158,7 @@ pub async fn upgrade_record(
         at: &at,
     };
     if !records::update(&mut tx, &tenant, &row.id, row.version, &write).await? {
-        return Err(super::records::stale());
+        return Err(crate::change::records::stale());
     }
     let fields: Vec<&str> = dropped.iter().map(|d| d.field.as_str()).collect();
     let changes = json!({"form_version": [row.form_version, latest], "dropped": fields});
@@ -191,7 +191,7 @@ pub async fn upgrade_record(
         updated_at: at,
         ..row
     };
-    let (record, unmasked) = super::records::view(&app, &actor, &form, &updated).await?;
+    let (record, unmasked) = crate::change::records::view(&app, &actor, &form, &updated).await?;
     sensitive::audit_unmask(&app, &actor, &[(updated.id.clone(), unmasked)], "record").await?;
     Ok(Json(
         json!({"from_version": from_version, "to_version": latest, "dropped": report, "written": true, "record": record}),

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::extract::Actor;
 use super::lists::list_query;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::views::{self, SavedView};
 
 /// Longest view name, in characters.

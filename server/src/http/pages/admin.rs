@@ -13,7 +13,7 @@ use crate::http::admin::{self, UserQuery};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Actor, Body};
 use crate::http::lang;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the users page shows besides the list: a notice (a password to pass on) or errors.
 #[derive(Default)]

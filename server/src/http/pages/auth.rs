@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{field, form_pairs, render, render_status, safe_next, text, Posted, Signed};
 use crate::http::error::ApiError;
 use crate::http::extract::{Actor, Body};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Query of `GET /login`.
 #[derive(Deserialize, Default)]

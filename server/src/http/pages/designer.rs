@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::{error_page, here, message_page, render, Signed};
 use crate::http::error::ApiError;
 use crate::http::extract::Actor;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::packs;
 
 fn refused(actor: &Actor) -> Response {

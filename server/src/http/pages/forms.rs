@@ -18,9 +18,9 @@ use serde_json::{json, Map, Value};
 
 use super::{error_page, field, here, render_status, Posted, Signed};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Actor, Body};
+use crate::http::extract::Actor;
 use crate::http::lang;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the form is drawn for: the form, its version, the record's state and, for an edit,
 /// the record's id and row version.
@@ -174,19 +174,12 @@ pub async fn create(
         let action = field(&pairs, "_action").filter(|a| *a != "save");
         let request = serde_json::from_value(json!({"data": data, "action": action}))
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let created = crate::http::records::create_record(
-            State(app.clone()),
-            actor.clone(),
-            Path(key.clone()),
-            Body(request),
-        )
-        .await;
+        let created = crate::change::records::create(&app, &actor, &key, request).await;
         match created {
-            Ok((_, Json(r))) => Ok(Redirect::to(&format!(
-                "/records/{}",
-                r["id"].as_str().unwrap_or("")
-            ))
-            .into_response()),
+            Ok(r) => Ok(
+                Redirect::to(&format!("/records/{}", r["id"].as_str().unwrap_or("")))
+                    .into_response(),
+            ),
             Err(ApiError::Invalid(errors)) => {
                 page(
                     &app,
@@ -207,9 +200,7 @@ pub async fn create(
 
 /// The record as its edit form shows it, or why the user may not edit it.
 async fn edit_target(app: &AppState, actor: &Actor, id: &str) -> ApiResult<(Target, Value)> {
-    let Json(r) =
-        crate::http::records::get_record(State(app.clone()), actor.clone(), Path(id.to_string()))
-            .await?;
+    let r = crate::change::records::get(app, actor, id).await?;
     if r["editable"] != true {
         return Err(ApiError::Forbidden(format!(
             "记录处于「{}」，你不能修改",
@@ -270,13 +261,7 @@ pub async fn update(
             .or(t.record.as_ref().map(|(_, v)| *v));
         let request = serde_json::from_value(json!({"version": version, "data": data}))
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let patched = crate::http::records::patch_record(
-            State(app.clone()),
-            actor.clone(),
-            Path(id.clone()),
-            Body(request),
-        )
-        .await;
+        let patched = crate::change::records::patch(&app, &actor, &id, request).await;
         match patched {
             Ok(_) => Ok(Redirect::to(&format!("/records/{id}")).into_response()),
             Err(ApiError::Invalid(errors)) => {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{error_page, here, render, Signed};
 use crate::http::error::ApiResult;
 use crate::http::extract::Actor;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{packs, records};
 
 /// Query of `GET /inbox`.
@@ -99,8 +99,8 @@ async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
             continue;
         };
         let mut r = r;
-        r.data = crate::http::sensitive::open(app, actor.tenant(), &form, &r.id, r.data).await?;
-        let (mut v, _) = crate::http::records::view(app, actor, &form, &r).await?;
+        r.data = crate::change::sensitive::open(app, actor.tenant(), &form, &r.id, r.data).await?;
+        let (mut v, _) = crate::change::records::view(app, actor, &form, &r).await?;
         v["form_title"] = json!(form.title);
         // A summary never shows a sensitive value in clear, so nothing is unmasked here.
         strip_clear_sensitive(&form, &mut v);
@@ -115,7 +115,7 @@ async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
 /// Removes sensitive values from a view's data (shown in lines that are not audited).
 pub(super) fn strip_clear_sensitive(form: &form_runtime::form::CompiledForm, v: &mut Value) {
     if let Some(data) = v["data"].as_object_mut() {
-        for p in crate::http::sensitive::paths(form) {
+        for p in crate::change::sensitive::paths(form) {
             if let Some(top) = p.top_level() {
                 data.remove(top);
             }

@@ -12,7 +12,7 @@ use super::home::short_time;
 use super::{error_page, field, here, render, Posted, Signed};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Actor, Body};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Handles `GET /lists/{list}`: the query string is the API's (empty fields left out).
 pub async fn list(

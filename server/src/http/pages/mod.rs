@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::extract::Actor;
 use super::lang;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Templates, texts and static files, compiled into the binary.
 static UI: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../admin-ui");

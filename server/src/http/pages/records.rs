@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,7 +17,7 @@ use super::{error_page, field, here, render_status, Posted, Signed};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Actor;
 use crate::http::lang;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Handles `GET /records/{id}`.
 pub async fn record(
@@ -48,9 +47,7 @@ async fn context(
     id: &str,
     refusal: Option<Refusal>,
 ) -> ApiResult<Value> {
-    let Json(r) =
-        crate::http::records::get_record(State(app.clone()), actor.clone(), Path(id.to_string()))
-            .await?;
+    let r = crate::change::records::get(app, actor, id).await?;
     let version = r["form_version"].as_i64();
     let form = app
         .catalog
@@ -80,12 +77,8 @@ async fn context(
         references: &references,
         zone: actor.zone(),
     });
-    let Json(events) = crate::http::records::record_events(
-        State(app.clone()),
-        actor.clone(),
-        Path(id.to_string()),
-    )
-    .await?;
+    // The record was read (and its visibility checked) above: its history only.
+    let events = crate::change::records::history(app, actor, &form, id).await?;
     let timeline: Vec<Value> = events["items"]
         .as_array()
         .into_iter()
@@ -244,13 +237,10 @@ pub async fn act(
     {
         request["data"] = d.clone();
     }
-    let answer = crate::http::records::fire_transition(
-        State(app.clone()),
-        actor.clone(),
-        Path((id.clone(), action.clone())),
-        Bytes::from(request.to_string()),
-    )
-    .await;
+    let answer = match serde_json::from_value(request) {
+        Ok(req) => crate::change::records::transition(&app, &actor, &id, &action, req).await,
+        Err(e) => Err(ApiError::BadRequest(e.to_string())),
+    };
     match answer {
         Ok(_) => Redirect::to(&format!("/records/{id}")).into_response(),
         Err(e @ (ApiError::Invalid(_) | ApiError::Conflict { .. } | ApiError::Forbidden(_))) => {
@@ -284,10 +274,7 @@ async fn transition_fields(
     id: &str,
     action: &str,
 ) -> ApiResult<Option<(Value, BTreeSet<String>)>> {
-    let Ok(Json(r)) =
-        crate::http::records::get_record(State(app.clone()), actor.clone(), Path(id.to_string()))
-            .await
-    else {
+    let Ok(r) = crate::change::records::get(app, actor, id).await else {
         return Ok(None);
     };
     let Some(form) = app

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{error_page, here, render, Signed};
 use crate::http::error::ApiResult;
 use crate::http::extract::Actor;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::packs;
 
 /// Handles `GET /statistics`.

@@ -16,10 +16,10 @@ use form_runtime::list::{CompiledList, ListQuery};
 use form_runtime::sensitive::{mask, normalise, sensitive_fields, visit_mut, SensitivePath};
 use serde_json::{json, Value};
 
-use super::error::{ApiError, ApiResult};
-use super::extract::Actor;
+use super::context::Actor;
+use super::error::{Error, Result};
 use crate::crypto::{value_aad, TenantKeys};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit;
 use crate::store::Tx;
 
@@ -35,7 +35,7 @@ pub async fn seal(
     form: &CompiledForm,
     id: &str,
     data: Value,
-) -> ApiResult<Value> {
+) -> Result<Value> {
     let paths = paths(form);
     if paths.is_empty() {
         return Ok(data);
@@ -53,7 +53,7 @@ pub fn seal_with(
     form_key: &str,
     id: &str,
     mut data: Value,
-) -> ApiResult<Value> {
+) -> Result<Value> {
     visit_mut(paths, &mut data, |p, ptr, v| {
         // Validation ran first and a pack check makes every sensitive field a string.
         let plain = v
@@ -78,7 +78,7 @@ pub async fn open(
     form: &CompiledForm,
     id: &str,
     data: Value,
-) -> ApiResult<Value> {
+) -> Result<Value> {
     let paths = paths(form);
     if paths.is_empty() {
         return Ok(data);
@@ -96,7 +96,7 @@ pub fn open_with(
     form_key: &str,
     id: &str,
     mut data: Value,
-) -> ApiResult<Value> {
+) -> Result<Value> {
     visit_mut(paths, &mut data, |_, ptr, v| {
         let enc = v.get("enc").and_then(Value::as_str).ok_or_else(|| {
             anyhow!("record {id}: the value at {ptr} should be sealed and is not")
@@ -109,7 +109,7 @@ pub fn open_with(
     })
     .map_err(|e| {
         tracing::error!(record = id, error = %e, "sealed value refused");
-        ApiError::Internal(e)
+        Error::Internal(e)
     })?;
     Ok(data)
 }
@@ -231,7 +231,7 @@ pub async fn audit_unmask(
     actor: &Actor,
     shown: &[(String, Vec<String>)],
     via: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let entries: Vec<(&str, Value)> = shown
         .iter()
         .filter(|(_, fields)| !fields.is_empty())
@@ -260,7 +260,7 @@ pub async fn audit_shown(
     actor: &Actor,
     record: &str,
     fields: &[String],
-) -> ApiResult<()> {
+) -> Result<()> {
     if fields.is_empty() {
         return Ok(());
     }
@@ -283,7 +283,7 @@ pub async fn blind_filters(
     tenant: &str,
     list: &CompiledList,
     q: &mut ListQuery,
-) -> ApiResult<()> {
+) -> Result<()> {
     if !q.filters.iter().any(|f| list.is_sensitive(&f.field)) {
         return Ok(());
     }

@@ -5,9 +5,9 @@ use form_runtime::form::{escape, CompiledForm, Completeness};
 use form_runtime::FieldError;
 use serde_json::Value;
 
-use super::error::{ApiError, ApiResult};
-use super::extract::Actor;
-use crate::startup::AppState;
+use super::context::Actor;
+use super::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::records;
 
 /// Checks and completes data that is about to be stored in `state`: the runtime sanitises,
@@ -21,14 +21,14 @@ pub async fn accept(
     state: &str,
     data: Value,
     record_id: Option<&str>,
-) -> ApiResult<Value> {
+) -> Result<Value> {
     let complete = form.workflow.state(state).is_none_or(|s| s.complete);
     let c = if complete {
         Completeness::Complete
     } else {
         Completeness::Draft
     };
-    let data = form.accept(data, c).map_err(ApiError::Invalid)?;
+    let data = form.accept(data, c).map_err(Error::Invalid)?;
     check_refs(app, actor, form, &data).await?;
     super::attachments::check_fields(app, actor, form, &data, record_id).await?;
     Ok(data)
@@ -41,7 +41,7 @@ async fn check_refs(
     actor: &Actor,
     form: &CompiledForm,
     data: &Value,
-) -> ApiResult<()> {
+) -> Result<()> {
     let mut errs = Vec::new();
     for (field, rule) in &form.rules.refs {
         let Some(id) = data.get(field).and_then(Value::as_str) else {
@@ -67,6 +67,23 @@ async fn check_refs(
     if errs.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Invalid(errs))
+        Err(Error::Invalid(errs))
+    }
+}
+
+/// The catalogues stored with a form version (labels for codes).
+pub async fn catalogues(
+    app: &AppState,
+    tenant: &str,
+    form: &str,
+    version: i64,
+) -> Result<std::collections::BTreeMap<String, form_runtime::rules::Catalogue>> {
+    let def = crate::store::packs::form_version(&app.db, tenant, form, Some(version))
+        .await?
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    match def.get("catalogues") {
+        Some(c) => Ok(serde_json::from_value(c.clone()).map_err(anyhow::Error::from)?),
+        None => Ok(Default::default()),
     }
 }

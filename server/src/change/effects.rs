@@ -15,10 +15,10 @@ use form_runtime::FieldError;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::error::{ApiError, ApiResult};
+use super::error::{Error, Result};
 use super::sensitive;
 use crate::crypto::TenantKeys;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notify::{self, KeptDocument, NewNotification, Webhook};
 use crate::store::records::{self, NewEvent, RecordRow};
 use crate::store::tenants::RoleInfo;
@@ -55,7 +55,7 @@ pub async fn outward(
     form: &CompiledForm,
     form_version: i64,
     transition: Option<(&str, &str)>,
-) -> ApiResult<Arc<Outward>> {
+) -> Result<Arc<Outward>> {
     let Some(cache) = cache else {
         return Ok(Arc::new(
             Outward::load(app, tenant, form, form_version, transition).await?,
@@ -86,7 +86,7 @@ impl Outward {
         form: &CompiledForm,
         form_version: i64,
         transition: Option<(&str, &str)>,
-    ) -> ApiResult<Outward> {
+    ) -> Result<Outward> {
         let effects = transition
             .map(|(from, action)| form.workflow.outward_effects(from, action))
             .unwrap_or_default();
@@ -177,7 +177,7 @@ pub struct Happened<'a> {
 }
 
 /// Runs everything a change causes, in its transaction.
-pub async fn apply(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> ApiResult<()> {
+pub async fn apply(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> Result<()> {
     if let (Some((from, action)), true) = (h.transition, h.run_effects) {
         for e in h.form.workflow.outward_effects(from, action) {
             match e {
@@ -226,7 +226,7 @@ async fn create(
     h: &Happened<'_>,
     action: &str,
     c: &CreateEffect,
-) -> ApiResult<()> {
+) -> Result<()> {
     let (version, target) = out
         .targets
         .get(&c.form)
@@ -236,7 +236,7 @@ async fn create(
         let v = Expr::compile(x)
             .and_then(|x| x.eval(&h.record.data))
             .map_err(|e| {
-                ApiError::Invalid(vec![FieldError::new(
+                Error::Invalid(vec![FieldError::new(
                     format!("/effects/create/{}/{field}", c.form),
                     "effect",
                     format!("生成「{}」记录时无法计算「{field}」：{e}", target.title),
@@ -260,7 +260,7 @@ async fn create(
     let data = target
         .accept(Value::Object(data), c_level)
         .map_err(|errs| {
-            ApiError::Invalid(
+            Error::Invalid(
                 errs.into_iter()
                     .map(|e| {
                         FieldError::new(
@@ -335,7 +335,7 @@ async fn document(
     h: &Happened<'_>,
     action: &str,
     key: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let Some(doc) = out.documents.get(key) else {
         // The document prints another form that shares this workflow.
         return Ok(());
@@ -405,7 +405,7 @@ async fn message(
     out: &Outward,
     h: &Happened<'_>,
     n: &NotifyEffect,
-) -> ApiResult<()> {
+) -> Result<()> {
     let render = |data: &Value| {
         let mut ctx = data.clone();
         if let Some(m) = ctx.as_object_mut() {
@@ -485,7 +485,7 @@ pub fn outbox_aad(tenant: &str, id: &str) -> Vec<u8> {
 
 /// In-app tasks: every user (but the actor) who can now act on the record gets one message
 /// naming the actions.
-async fn tasks(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> ApiResult<()> {
+async fn tasks(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> Result<()> {
     let state = &h.record.state;
     let candidates: Vec<_> = h
         .form
@@ -581,7 +581,7 @@ async fn tasks(tx: &mut Tx, app: &AppState, out: &Outward, h: &Happened<'_>) -> 
 }
 
 /// One outbox delivery per webhook that follows this event and form.
-async fn webhooks(tx: &mut Tx, out: &Outward, h: &Happened<'_>) -> ApiResult<()> {
+async fn webhooks(tx: &mut Tx, out: &Outward, h: &Happened<'_>) -> Result<()> {
     let hooks: Vec<&Webhook> = out
         .webhooks
         .iter()
