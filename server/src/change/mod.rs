@@ -18,6 +18,7 @@ pub mod imports;
 pub mod lists;
 pub mod records;
 pub mod sensitive;
+pub mod views;
 
 pub use context::Actor;
 pub use error::{Error, Result};

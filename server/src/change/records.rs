@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::context::{untouched_since_owner, Actor};
 use super::error::{Error, Result};
+use super::views::RecordView;
 use super::{attachments, data, effects, sensitive};
 use crate::state::AppState;
 use crate::store::records::{self, NewEvent, RecordRow, Viewer};
@@ -95,7 +96,7 @@ pub async fn view(
     actor: &Actor,
     form: &CompiledForm,
     r: &RecordRow,
-) -> Result<(Value, Vec<String>)> {
+) -> Result<(RecordView, Vec<String>)> {
     let reading = reading(app, actor, form, r).await;
     let unmasked = reading.unmasked.clone();
     Ok((view_of(app, actor, form, r, reading).await?, unmasked))
@@ -124,7 +125,7 @@ async fn commit_and_answer(
     actor: &Actor,
     form: &CompiledForm,
     r: &RecordRow,
-) -> Result<Value> {
+) -> Result<RecordView> {
     let reading = reading(app, actor, form, r).await;
     sensitive::audit_shown(&mut tx, actor, &r.id, &reading.unmasked).await?;
     tx.commit().await?;
@@ -138,31 +139,30 @@ async fn view_of(
     form: &CompiledForm,
     r: &RecordRow,
     reading: sensitive::Reading,
-) -> Result<Value> {
+) -> Result<RecordView> {
     let actions = actor.actions(app, form, r).await?;
     let editable = form.workflow.edit_rule(&r.state, &actor.roles).is_some()
         && actor.may(app, &form.key, "update").await;
     let summary = form_runtime::display::summarise(form, &reading.data, actor.zone());
-    let v = json!({
-        "id": r.id,
-        "form": r.form_key,
-        "form_version": r.form_version,
-        "state": r.state,
-        "state_label": form.workflow.state_label(&r.state),
-        "summary": summary.line,
-        "number": summary.number,
-        "data": reading.data,
-        "version": r.version,
-        "actions": actions,
-        "editable": editable,
-        "owner_id": r.owner_id,
-        "org_path": r.org_path,
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
-        "created_at_text": people(&r.created_at, actor.zone()),
-        "updated_at_text": people(&r.updated_at, actor.zone()),
-    });
-    Ok(v)
+    Ok(RecordView {
+        id: r.id.clone(),
+        form: r.form_key.clone(),
+        form_version: r.form_version,
+        state: r.state.clone(),
+        state_label: form.workflow.state_label(&r.state).to_string(),
+        summary: summary.line,
+        number: summary.number,
+        data: reading.data,
+        version: r.version,
+        actions,
+        editable,
+        owner_id: r.owner_id.clone(),
+        org_path: r.org_path.clone(),
+        created_at: r.created_at.clone(),
+        updated_at: r.updated_at.clone(),
+        created_at_text: people(&r.created_at, actor.zone()),
+        updated_at_text: people(&r.updated_at, actor.zone()),
+    })
 }
 
 /// A stored moment as the reader reads it (`2026-12-07 06:41`, the tenant's zone): the
@@ -178,7 +178,7 @@ async fn answer(
     actor: &Actor,
     form: &CompiledForm,
     r: &RecordRow,
-) -> Result<Value> {
+) -> Result<RecordView> {
     let (v, unmasked) = view(app, actor, form, r).await?;
     sensitive::audit_unmask(app, actor, &[(r.id.clone(), unmasked)], "record").await?;
     Ok(v)
@@ -300,7 +300,7 @@ pub async fn create(
     actor: &Actor,
     form_key: &str,
     req: CreateRequest,
-) -> Result<Value> {
+) -> Result<RecordView> {
     let (form_version, form) = app
         .catalog
         .versioned(&app.db, actor.tenant(), form_key, None)
@@ -596,13 +596,18 @@ pub(crate) async fn write_create(
 
 /// One record as `actor` reads it (`GET /api/v1/records/{id}`); the clear sensitive values
 /// it shows are audited.
-pub async fn get(app: &AppState, actor: &Actor, id: &str) -> Result<Value> {
+pub async fn get(app: &AppState, actor: &Actor, id: &str) -> Result<RecordView> {
     let (row, form, _) = visible(app, actor, id).await?;
     answer(app, actor, &form, &row).await
 }
 
 /// Edits a record (`PATCH /api/v1/records/{id}`): the record as `actor` reads it after.
-pub async fn patch(app: &AppState, actor: &Actor, id: &str, req: PatchRequest) -> Result<Value> {
+pub async fn patch(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    req: PatchRequest,
+) -> Result<RecordView> {
     let (row, form, _) = visible(app, actor, id).await?;
     let prepared = prepare_patch(app, actor, &form, row, Some(req.version), req.data, None).await?;
     let at = now();
@@ -1015,7 +1020,7 @@ pub async fn transition(
     id: &str,
     action: &str,
     req: TransitionRequest,
-) -> Result<Value> {
+) -> Result<RecordView> {
     let (row, form, _) = visible(app, actor, id).await?;
     let prepared = prepare_transition(app, actor, &form, row, action, req, None).await?;
     let at = now();

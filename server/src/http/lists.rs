@@ -258,7 +258,8 @@ pub async fn inbox(
             None => continue,
         };
         r.data = sensitive::open(&app, actor.tenant(), &form, &r.id, r.data).await?;
-        let (mut v, unmasked) = crate::change::records::view(&app, &actor, &form, &r).await?;
+        let (v, unmasked) = crate::change::records::view(&app, &actor, &form, &r).await?;
+        let mut v = serde_json::to_value(v).map_err(anyhow::Error::from)?;
         v["form_title"] = json!(forms
             .get(&r.form_key)
             .map_or(form.title.clone(), |f| f.title.clone()));

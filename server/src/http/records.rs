@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::error::ApiResult;
 use super::extract::{optional_body, Actor, Body};
 use crate::change::records::{self, CreateRequest, PatchRequest, TransitionRequest};
+use crate::change::views::RecordView;
 use crate::state::AppState;
 
 /// Handles `POST /api/v1/forms/{form}/records`.
@@ -17,7 +18,7 @@ pub async fn create_record(
     actor: Actor,
     Path(form_key): Path<String>,
     Body(req): Body<CreateRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RecordView>)> {
     let created = records::create(&app, &actor, &form_key, req).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -27,7 +28,7 @@ pub async fn get_record(
     State(app): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     Ok(Json(records::get(&app, &actor, &id).await?))
 }
 
@@ -37,7 +38,7 @@ pub async fn patch_record(
     actor: Actor,
     Path(id): Path<String>,
     Body(req): Body<PatchRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     Ok(Json(records::patch(&app, &actor, &id, req).await?))
 }
 
@@ -47,7 +48,7 @@ pub async fn fire_transition(
     actor: Actor,
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     // The body is optional: an approval needs no comment.
     let req: TransitionRequest = optional_body(&body)?;
     Ok(Json(

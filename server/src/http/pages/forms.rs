@@ -176,10 +176,7 @@ pub async fn create(
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let created = crate::change::records::create(&app, &actor, &key, request).await;
         match created {
-            Ok(r) => Ok(
-                Redirect::to(&format!("/records/{}", r["id"].as_str().unwrap_or("")))
-                    .into_response(),
-            ),
+            Ok(r) => Ok(Redirect::to(&format!("/records/{}", r.id)).into_response()),
             Err(ApiError::Invalid(errors)) => {
                 page(
                     &app,
@@ -201,30 +198,25 @@ pub async fn create(
 /// The record as its edit form shows it, or why the user may not edit it.
 async fn edit_target(app: &AppState, actor: &Actor, id: &str) -> ApiResult<(Target, Value)> {
     let r = crate::change::records::get(app, actor, id).await?;
-    if r["editable"] != true {
+    if !r.editable {
         return Err(ApiError::Forbidden(format!(
             "记录处于「{}」，你不能修改",
-            r["state_label"].as_str().unwrap_or("")
+            r.state_label
         )));
     }
-    let version = r["form_version"].as_i64().unwrap_or(1);
+    let version = r.form_version;
     let form = app
         .catalog
-        .form(
-            &app.db,
-            actor.tenant(),
-            r["form"].as_str().unwrap_or(""),
-            Some(version),
-        )
+        .form(&app.db, actor.tenant(), &r.form, Some(version))
         .await?
         .ok_or_else(ApiError::no_record)?;
     let t = Target {
         form,
         version,
-        state: r["state"].as_str().unwrap_or("").to_string(),
-        record: Some((id.to_string(), r["version"].as_i64().unwrap_or(0))),
+        state: r.state.clone(),
+        record: Some((id.to_string(), r.version)),
     };
-    Ok((t, r["data"].clone()))
+    Ok((t, r.data))
 }
 
 /// Handles `GET /records/{id}/edit`.

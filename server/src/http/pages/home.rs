@@ -100,7 +100,8 @@ async fn home_context(app: &AppState, actor: &Actor) -> ApiResult<Value> {
         };
         let mut r = r;
         r.data = crate::change::sensitive::open(app, actor.tenant(), &form, &r.id, r.data).await?;
-        let (mut v, _) = crate::change::records::view(app, actor, &form, &r).await?;
+        let (v, _) = crate::change::records::view(app, actor, &form, &r).await?;
+        let mut v = serde_json::to_value(v).map_err(anyhow::Error::from)?;
         v["form_title"] = json!(form.title);
         // A summary never shows a sensitive value in clear, so nothing is unmasked here.
         strip_clear_sensitive(&form, &mut v);

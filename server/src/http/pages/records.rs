@@ -48,28 +48,22 @@ async fn context(
     refusal: Option<Refusal>,
 ) -> ApiResult<Value> {
     let r = crate::change::records::get(app, actor, id).await?;
-    let version = r["form_version"].as_i64();
+    let version = r.form_version;
     let form = app
         .catalog
-        .form(
-            &app.db,
-            actor.tenant(),
-            r["form"].as_str().unwrap_or(""),
-            version,
-        )
+        .form(&app.db, actor.tenant(), &r.form, Some(version))
         .await?
         .ok_or_else(ApiError::no_record)?;
     let catalogues =
-        crate::http::forms::catalogues(app, actor.tenant(), &form.key, version.unwrap_or(1))
-            .await?;
-    let state = r["state"].as_str().unwrap_or("");
+        crate::http::forms::catalogues(app, actor.tenant(), &form.key, version).await?;
+    let state = r.state.as_str();
     let hidden = form.workflow.hidden(state, &actor.roles);
     let references = BTreeMap::new();
     let sheet = html::sheet(&html::View {
         form_key: &form.key,
         schema: &form.schema,
         catalogues: &catalogues,
-        data: &r["data"],
+        data: &r.data,
         errors: &[],
         english: lang::is_english(),
         hidden: &hidden,
@@ -113,11 +107,10 @@ async fn context(
         ),
         None => (None, Vec::new(), None, None),
     };
-    let actions: Vec<Value> = r["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+    let actions: Vec<Value> = r
+        .actions
+        .iter()
+        .map(String::as_str)
         .map(|a| {
             let t = form
                 .workflow
@@ -139,7 +132,7 @@ async fn context(
                 others.extend(hidden.iter().cloned());
                 let data = match (refused == Some(a), &posted) {
                     (true, Some(p)) => p.clone(),
-                    _ => r["data"].clone(),
+                    _ => r.data.clone(),
                 };
                 html::form_fields(&html::View {
                     form_key: &form.key,
@@ -202,9 +195,9 @@ async fn context(
         })
         .collect();
     Ok(json!({
-        "record": {"id": r["id"], "version": r["version"], "state": r["state"], "state_label": r["state_label"],
-                   "editable": r["editable"], "created_at": short_time(r["created_at"].as_str().unwrap_or(""), actor.zone()),
-                   "updated_at": short_time(r["updated_at"].as_str().unwrap_or(""), actor.zone())},
+        "record": {"id": r.id, "version": r.version, "state": r.state, "state_label": r.state_label,
+                   "editable": r.editable, "created_at": short_time(&r.created_at, actor.zone()),
+                   "updated_at": short_time(&r.updated_at, actor.zone())},
         "form_title": form.title, "form_key": form.key,
         "sheet": sheet, "timeline": timeline, "documents": documents, "actions": actions,
         "error": error, "errors": other_errors,
@@ -279,17 +272,12 @@ async fn transition_fields(
     };
     let Some(form) = app
         .catalog
-        .form(
-            &app.db,
-            actor.tenant(),
-            r["form"].as_str().unwrap_or(""),
-            r["form_version"].as_i64(),
-        )
+        .form(&app.db, actor.tenant(), &r.form, Some(r.form_version))
         .await?
     else {
         return Ok(None);
     };
-    let state = r["state"].as_str().unwrap_or("");
+    let state = r.state.as_str();
     Ok(form
         .workflow
         .def
